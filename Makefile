@@ -1,0 +1,53 @@
+# The user's interface to idp-slo. `make demo` and `make test` are the quick start.
+SHELL := /bin/bash
+.ONESHELL:
+.SHELLFLAGS := -euo pipefail -c
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+# Debian packages the tests run for real: promtool/prometheus, amtool, PostgreSQL, Redis.
+DEB_PACKAGES := prometheus prometheus-alertmanager postgresql redis-server
+# The binary that proves each package is installed, in the same order.
+DEB_BINARIES := /usr/bin/promtool /usr/bin/amtool /usr/lib/postgresql/15/bin/pg_ctl /usr/bin/redis-server
+
+.PHONY: setup system-packages test lint typecheck pytest render check demo bench clean
+
+setup: system-packages $(VENV)/.installed
+
+system-packages:
+	@bash scripts/system-packages.sh $(DEB_PACKAGES) -- $(DEB_BINARIES)
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+test: setup lint typecheck pytest
+
+lint:
+	$(BIN)/ruff check exporter rulegen tests bench
+	$(BIN)/ruff format --check exporter rulegen tests bench
+
+typecheck:
+	$(BIN)/mypy
+
+pytest:
+	$(BIN)/pytest -q
+
+render: setup
+	$(BIN)/idp-rulegen render slo.yaml
+
+check: setup
+	$(BIN)/idp-rulegen render slo.yaml --check
+	$(BIN)/idp-rulegen check .
+
+demo: setup
+	$(PY) -m tests.e2e.demo
+
+bench: setup
+	for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
