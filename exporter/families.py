@@ -19,7 +19,10 @@ from prometheus_client.metrics_core import (
 from exporter.catalog import BY_NAME, Kind
 
 
-def family(name: str) -> Metric:
+AnyFamily = CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily
+
+
+def family(name: str) -> AnyFamily:
     """An empty family for catalog metric `name`, ready for `add_metric(label_values, …)`."""
     spec = BY_NAME[name]
     labels = list(spec.labels)
