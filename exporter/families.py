@@ -18,7 +18,6 @@ from prometheus_client.metrics_core import (
 
 from exporter.catalog import BY_NAME, Kind
 
-
 AnyFamily = CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily
 
 
@@ -36,6 +35,8 @@ def family(name: str) -> AnyFamily:
 def samples(name: str, values: Mapping[tuple[str, ...], float]) -> Metric:
     """A counter or gauge family with one sample per label-value tuple, sorted for stable output."""
     metric = family(name)
+    if isinstance(metric, HistogramMetricFamily):
+        raise TypeError(f"{name} is a histogram; use histogram_family")
     for label_values in sorted(values):
         metric.add_metric(list(label_values), values[label_values])
     return metric
@@ -48,7 +49,7 @@ class Histogram:
     `histogram_family`. Not thread-safe: the owning source serialises updates.
     """
 
-    __slots__ = ("bounds", "counts", "total", "count")
+    __slots__ = ("bounds", "count", "counts", "total")
 
     def __init__(self, bounds: Iterable[float]) -> None:
         self.bounds = tuple(bounds)
