@@ -1,0 +1,462 @@
+"""The idp-exporter config file (CONTRACT §5): typed, strict, validated all at once.
+
+`load(path)` returns a frozen `Config` or raises one `ConfigError` listing every problem
+as `FILE:LINE:COL: path: message`. Nothing past this module sees a raw dict.
+
+Secrets never live in the file: a source names a `*_file` (read with its trailing
+newline stripped) or an environment variable. Validation checks that they are readable
+but never puts their value (or a DSN/URL password) into an error message.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from exporter import yamlload
+
+# --- small value types -------------------------------------------------------------
+
+_DURATION_RE = re.compile(
+    r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$"
+)
+_DURATION_UNITS = (365 * 86400.0, 7 * 86400.0, 86400.0, 3600.0, 60.0, 1.0, 0.001)
+
+
+def parse_duration(value: object) -> float:
+    """A Prometheus duration string (`15s`, `1m30s`, `250ms`) in seconds; must be > 0."""
+    if not isinstance(value, str):
+        raise ValueError("must be a duration string such as 15s or 1m")
+    match = _DURATION_RE.match(value)
+    if value == "" or match is None:
+        raise ValueError(f"invalid duration {value!r}; use e.g. 500ms, 15s, 1m, 1h30m")
+    seconds = sum(
+        int(g) * unit for g, unit in zip(match.groups(), _DURATION_UNITS, strict=True) if g
+    )
+    if seconds <= 0:
+        raise ValueError("duration must be greater than zero")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+# A source name becomes the `source`/`target` label value: keep it short and plain.
+SourceName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
+# An SQL identifier, optionally schema-qualified; interpolated into queries, so strict.
+SqlIdent = Annotated[
+    str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$")
+]
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+def _check_readable_file(path: str | None) -> str | None:
+    if path is None:
+        return None
+    if path == "":
+        raise ValueError("must not be empty")
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"file {path} does not exist or is not a regular file")
+    if not os.access(p, os.R_OK):
+        raise ValueError(f"file {path} is not readable")
+    return path
+
+
+def _check_env_set(name: str | None) -> str | None:
+    if name is not None and name not in os.environ:
+        raise ValueError(f"environment variable {name} is not set")
+    return name
+
+
+def read_secret(file: str | None, env: str | None) -> str | None:
+    """The secret from `file` (trailing newline stripped) or the env var `env`, or None."""
+    if file:
+        return Path(file).read_text().rstrip("\r\n")
+    if env:
+        return os.environ[env].rstrip("\r\n")
+    return None
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+# --- web ---------------------------------------------------------------------------
+
+
+def parse_listen_address(value: str) -> tuple[str, int]:
+    """`HOST:PORT` (`[::1]:9877`, `:9877` meaning all interfaces) into (host, port)."""
+    host, sep, port_text = value.rpartition(":")
+    if not sep or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ValueError(f"invalid listen address {value!r}; want HOST:PORT")
+    host = host.removeprefix("[").removesuffix("]")
+    return host or "0.0.0.0", int(port_text)
+
+
+class TLSConfig(_Strict):
+    cert_file: str
+    key_file: str
+    client_ca_file: str | None = None  # set: clients must present a cert signed by it
+
+    _files = field_validator("cert_file", "key_file", "client_ca_file")(_check_readable_file)
+
+
+_BCRYPT_RE = re.compile(r"^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$")
+
+
+class WebConfig(_Strict):
+    listen_address: str = "0.0.0.0:9877"
+    tls: TLSConfig | None = None
+    basic_auth_users: dict[str, str] = Field(default_factory=dict)
+    # Scrapes served at once; more get 503 (node_exporter's --web.max-requests).
+    max_requests: int = Field(default=40, ge=1, le=1000)
+
+    @field_validator("listen_address")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        parse_listen_address(value)
+        return value
+
+    @field_validator("basic_auth_users")
+    @classmethod
+    def _hashes(cls, users: dict[str, str]) -> dict[str, str]:
+        for user, hashed in users.items():
+            if not user or ":" in user:
+                raise ValueError(f"invalid user name {user!r}")
+            if not _BCRYPT_RE.match(hashed):
+                # Never echo the value: a mistyped plain password would land in the logs.
+                raise ValueError(f"the hash of user {user!r} is not a bcrypt hash ($2b$...)")
+        return users
+
+
+# --- sources -----------------------------------------------------------------------
+
+
+class _Source(_Strict):
+    name: SourceName
+
+    @model_validator(mode="after")
+    def _timeout_within_interval(self) -> _Source:
+        interval = getattr(self, "interval", None)
+        timeout = getattr(self, "timeout", None)
+        if interval is not None and timeout is not None and timeout > interval:
+            raise ValueError(f"timeout ({timeout:g}s) must not exceed interval ({interval:g}s)")
+        return self
+
+
+class ArgoDeployments(_Strict):
+    templates: list[str] = Field(min_length=1)
+    label_selector: str | None = None
+    environment_parameter: str = "environment"
+    environments: list[str] | None = None  # allow-list; others fold to "unknown"
+
+
+class ArgoRollbacks(_Strict):
+    templates: list[str] = Field(min_length=1)
+    environment_parameter: str = "environment"
+
+
+class ArgoCDConfig(_Strict):
+    namespace: str
+    environment_label: str = "environment"
+
+
+class BackupsConfig(_Strict):
+    namespace: str
+    cronjobs: list[str] = Field(min_length=1)
+
+
+class ArgoSourceConfig(_Source):
+    type: Literal["argo"]
+    cluster: str
+    kubeconfig: str | None = None  # empty or None: in-cluster service account
+    context: str | None = None
+    namespaces: list[str] = Field(min_length=1)
+    deployments: ArgoDeployments
+    rollbacks: ArgoRollbacks | None = None
+    argocd: ArgoCDConfig | None = None
+    backups: BackupsConfig | None = None
+    interval: Duration = 300.0  # full resync period
+    timeout: Duration = 10.0  # per API request
+
+    @field_validator("kubeconfig")
+    @classmethod
+    def _kubeconfig(cls, value: str | None) -> str | None:
+        return _check_readable_file(value) if value else None
+
+
+def _check_url(value: str, schemes: Sequence[str], *, allow_password: bool = False) -> str:
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # raises ValueError on a bad port
+    except ValueError:
+        raise ValueError("is not a valid URL") from None
+    if parts.scheme not in schemes:
+        raise ValueError(f"scheme must be one of {', '.join(schemes)}")
+    if not parts.hostname:
+        raise ValueError("URL has no host")
+    if parts.password is not None and not allow_password:
+        # The value is not echoed: it contains the secret.
+        raise ValueError("must not contain a password; use password_file or an env var")
+    del port
+    return value
+
+
+class PostgresAudit(_Strict):
+    table: SqlIdent = "audit_log"
+    # Monotonic column: only rows with a larger key than at start are counted.
+    key_column: SqlIdent = "id"
+    action_column: SqlIdent = "action"
+    time_column: SqlIdent = "created_at"
+    metadata_column: SqlIdent = "metadata"  # jsonb; the environment is metadata->>'environment'
+    actions: list[str] = Field(min_length=1)  # allow-list; other actions are not counted
+    environments: list[str] = Field(
+        default_factory=lambda: ["production", "staging", "development"]
+    )  # allow-list; other values fold to "other", a missing one to "unknown"
+
+
+class PostgresSourceConfig(_Source):
+    type: Literal["postgres"]
+    dsn: str
+    password_file: str | None = None
+    password_env: Annotated[str, Field(pattern=_ENV_NAME)] | None = None
+    audit: PostgresAudit | None = None
+    interval: Duration = 15.0
+    timeout: Duration = 5.0
+
+    @field_validator("dsn")
+    @classmethod
+    def _dsn(cls, value: str) -> str:
+        return _check_url(value, ("postgresql", "postgres"))
+
+    _file = field_validator("password_file")(_check_readable_file)
+    _env = field_validator("password_env")(_check_env_set)
+
+    def password(self) -> str | None:
+        return read_secret(self.password_file, self.password_env)
+
+
+class RedisSourceConfig(_Source):
+    type: Literal["redis"]
+    url: str
+    username: str | None = None  # Redis 6 ACL user
+    password_file: str | None = None
+    password_env: Annotated[str, Field(pattern=_ENV_NAME)] | None = None
+    ca_file: str | None = None  # for rediss://
+    interval: Duration = 15.0
+    timeout: Duration = 5.0
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        _check_url(value, ("redis", "rediss"))
+        path = urlsplit(value).path.strip("/")
+        if path and not path.isdigit():
+            raise ValueError("the URL path must be a database number (redis://host:6379/0)")
+        return value
+
+    _files = field_validator("password_file", "ca_file")(_check_readable_file)
+    _env = field_validator("password_env")(_check_env_set)
+
+    def password(self) -> str | None:
+        return read_secret(self.password_file, self.password_env)
+
+
+class HttpSourceConfig(_Source):
+    type: Literal["http"]
+    url: str
+    method: Literal["GET", "HEAD"] = "GET"
+    expected_status: list[Annotated[int, Field(ge=100, le=599)]] | None = None  # None: any 2xx
+    body_regex: str | None = None  # the body must match (re.search)
+    follow_redirects: bool = True
+    insecure_skip_verify: bool = False  # TLS verification is on unless explicitly off
+    ca_file: str | None = None
+    interval: Duration = 15.0
+    timeout: Duration = 5.0
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("must not contain credentials")
+        return _check_url(value, ("http", "https"))
+
+    @field_validator("body_regex")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression: {exc}") from None
+        return value
+
+    _file = field_validator("ca_file")(_check_readable_file)
+
+
+SourceConfig = Annotated[
+    ArgoSourceConfig | PostgresSourceConfig | RedisSourceConfig | HttpSourceConfig,
+    Field(discriminator="type"),
+]
+
+
+class Config(_Strict):
+    web: WebConfig = Field(default_factory=WebConfig)
+    sources: list[SourceConfig] = Field(min_length=1)
+
+
+# --- loading and error reporting ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Issue:
+    path: str
+    message: str
+    line: int | None = None
+    col: int | None = None
+
+
+class ConfigError(Exception):
+    """Every problem found in a config file, reported together."""
+
+    def __init__(self, file: str, issues: Sequence[Issue]) -> None:
+        self.file = file
+        self.issues = tuple(issues)
+        super().__init__("\n".join(self.lines()))
+
+    def lines(self) -> list[str]:
+        out = []
+        for issue in self.issues:
+            where = self.file
+            if issue.line is not None:
+                where += f":{issue.line}:{issue.col}"
+            out.append(f"{where}: {issue.path or '(root)'}: {issue.message}")
+        return out
+
+
+def load(path: str | os.PathLike[str]) -> Config:
+    """Read and validate the config file at `path`; raise ConfigError on any problem."""
+    file = os.fspath(path)
+    try:
+        raw = Path(file).read_bytes()
+    except OSError as exc:
+        raise ConfigError(file, [Issue("", f"cannot read: {exc.strerror}")]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(file, [Issue("", "not UTF-8 text")]) from None
+    return parse(text, file)
+
+
+def parse(text: str, file: str = "<config>") -> Config:
+    try:
+        data, marks = yamlload.load(text)
+    except yamlload.YamlError as exc:
+        raise ConfigError(file, [Issue("", str(exc), exc.line, exc.col)]) from None
+    if not isinstance(data, dict):
+        raise ConfigError(file, [Issue("", "the config must be a YAML mapping", 1, 1)])
+
+    issues = _duplicate_names(data, marks)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        issues.extend(_issue(err, data, marks) for err in exc.errors(include_input=False))
+        config = None
+    if issues or config is None:
+        issues.sort(key=lambda i: (i.line or 0, i.col or 0, i.path))
+        raise ConfigError(file, issues)
+    return config
+
+
+def _duplicate_names(data: dict[str, Any], marks: yamlload.Marks) -> list[Issue]:
+    sources = data.get("sources")
+    if not isinstance(sources, list):
+        return []
+    seen: dict[str, int] = {}
+    issues = []
+    for i, source in enumerate(sources):
+        name = source.get("name") if isinstance(source, dict) else None
+        if not isinstance(name, str):
+            continue
+        if name in seen:
+            line, col = marks.get(("sources", i, "name"), (None, None))
+            issues.append(
+                Issue(
+                    f"sources[{i}].name",
+                    f"duplicate source name {name!r} (also sources[{seen[name]}])",
+                    line,
+                    col,
+                )
+            )
+        else:
+            seen[name] = i
+    return issues
+
+
+def _issue(err: Any, data: Any, marks: yamlload.Marks) -> Issue:
+    path = _data_path(tuple(err["loc"]), data)
+    if err["type"] == "union_tag_invalid":
+        path = (*path, "type")
+    # The deepest path that exists in the file gives the line (a missing key points at
+    # its parent mapping).
+    mark = None
+    for n in range(len(path), -1, -1):
+        mark = marks.get(path[:n])
+        if mark is not None:
+            break
+    line, col = mark if mark is not None else (None, None)
+    return Issue(_format_path(path), _message(err), line, col)
+
+
+def _data_path(loc: tuple[str | int, ...], data: Any) -> yamlload.Path:
+    """Drop the discriminator tags pydantic inserts (`sources.0.postgres.dsn`)."""
+    out: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part not in node and node.get("type") == part:
+            continue  # the union tag, not a key of the document
+        out.append(part)
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            node = None
+    return tuple(out)
+
+
+def _format_path(path: yamlload.Path) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def _message(err: Any) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "union_tag_invalid":
+        return "type must be one of argo, postgres, redis, http"
+    if kind == "union_tag_not_found":
+        return "required key `type` is missing (argo, postgres, redis or http)"
+    msg = str(err["msg"])
+    return msg.removeprefix("Value error, ")
