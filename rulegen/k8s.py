@@ -1,0 +1,200 @@
+"""Pure renderers for what Kubernetes, Grafana provisioning and Alertmanager read.
+
+Inputs are the rule groups (exactly as the rules file holds them) and the rendered
+dashboards; outputs are plain objects plus `to_yaml()`. Nothing here touches files.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+JSON = dict[str, Any]
+
+# kube-prometheus-stack selects PrometheusRules by `release: <helm release>` unless its
+# ruleSelector is emptied; the grafana sidecar picks ConfigMaps by this label.
+DEFAULT_RULE_LABELS: Mapping[str, str] = {"release": "kube-prometheus-stack"}
+DASHBOARD_LABEL = ("grafana_dashboard", "1")
+FOLDER_ANNOTATION = "grafana_folder"
+DATASOURCE_UID = "prometheus"
+GRAFANA_DASHBOARD_PATH = "/var/lib/grafana/dashboards"
+
+
+@dataclass(frozen=True)
+class DeployOptions:
+    namespace: str = "monitoring"
+    rule_labels: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_RULE_LABELS))
+    dashboard_labels: Mapping[str, str] = field(default_factory=dict)
+    prometheus_url: str = "http://prometheus-operated.monitoring.svc:9090"
+    scrape_interval: str = "30s"
+
+
+def k8s_name(text: str) -> str:
+    """A DNS-1123 name from a uid or spec name: lower case, `-` for anything else."""
+    name = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
+    return name[:253].rstrip("-") or "unnamed"
+
+
+def prometheus_rule(name: str, groups: Sequence[JSON], opts: DeployOptions) -> JSON:
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {
+            "name": k8s_name(name),
+            "namespace": opts.namespace,
+            "labels": {"app.kubernetes.io/managed-by": "idp-rulegen", **opts.rule_labels},
+        },
+        "spec": {"groups": [dict(g) for g in groups]},
+    }
+
+
+def dashboard_configmap(uid: str, folder: str, dashboard_json: str, opts: DeployOptions) -> JSON:
+    key, value = DASHBOARD_LABEL
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": k8s_name(f"grafana-dashboard-{uid}"),
+            "namespace": opts.namespace,
+            "labels": {
+                "app.kubernetes.io/managed-by": "idp-rulegen",
+                key: value,
+                **opts.dashboard_labels,
+            },
+            # Read by the sidecar when `folderAnnotation: grafana_folder` is set.
+            "annotations": {FOLDER_ANNOTATION: folder},
+        },
+        "data": {f"{uid}.json": dashboard_json},
+    }
+
+
+def dashboard_provider(name: str = "idp-slo") -> JSON:
+    """Grafana file provider: folders come from the directory tree, UI edits are refused."""
+    return {
+        "apiVersion": 1,
+        "providers": [
+            {
+                "name": name,
+                "orgId": 1,
+                # Must stay empty when foldersFromFilesStructure is on.
+                "folder": "",
+                "folderUid": "",
+                "type": "file",
+                "disableDeletion": False,
+                "updateIntervalSeconds": 30,
+                "allowUiUpdates": False,
+                "options": {"path": GRAFANA_DASHBOARD_PATH, "foldersFromFilesStructure": True},
+            }
+        ],
+    }
+
+
+def datasource_example(opts: DeployOptions) -> JSON:
+    """The datasource every dashboard's `datasource` variable defaults to (uid `prometheus`)."""
+    return {
+        "apiVersion": 1,
+        "datasources": [
+            {
+                "name": "Prometheus",
+                "type": "prometheus",
+                "uid": DATASOURCE_UID,
+                "access": "proxy",
+                "url": opts.prometheus_url,
+                "isDefault": True,
+                "version": 1,
+                "editable": False,
+                # $__rate_interval is derived from timeInterval: keep it the scrape interval.
+                "jsonData": {
+                    "timeInterval": opts.scrape_interval,
+                    "httpMethod": "POST",
+                    "prometheusType": "Prometheus",
+                },
+            }
+        ],
+    }
+
+
+def alertmanager_example(page_severity: str = "critical", ticket_severity: str = "warning") -> JSON:
+    """Routing: page tier to the pager, ticket tier to Slack; a page silences its ticket."""
+    return {
+        "route": {
+            "receiver": "slack",
+            "group_by": ["alertname", "slo", "cluster"],
+            "group_wait": "30s",
+            "group_interval": "5m",
+            "repeat_interval": "4h",
+            "routes": [
+                {"receiver": "pager", "matchers": [f'severity="{page_severity}"']},
+                {"receiver": "slack", "matchers": [f'severity="{ticket_severity}"']},
+            ],
+        },
+        # The same SLO burning fast (page) makes its slow-burn ticket redundant noise.
+        "inhibit_rules": [
+            {
+                "source_matchers": [f'severity="{page_severity}"'],
+                "target_matchers": [f'severity="{ticket_severity}"'],
+                "equal": ["alertname", "slo"],
+            }
+        ],
+        "receivers": [
+            {
+                "name": "pager",
+                "pagerduty_configs": [
+                    {"routing_key_file": "/etc/alertmanager/secrets/pagerduty-routing-key"}
+                ],
+            },
+            {
+                "name": "slack",
+                "slack_configs": [
+                    {
+                        "api_url_file": "/etc/alertmanager/secrets/slack-webhook-url",
+                        "channel": "#platform-alerts",
+                        "send_resolved": True,
+                        "title": "{{ .CommonLabels.alertname }} {{ .CommonLabels.slo }}",
+                        "text": "{{ range .Alerts }}{{ .Annotations.summary }}\n{{ end }}",
+                    }
+                ],
+            },
+        ],
+    }
+
+
+def kustomization(resources: Sequence[str], namespace: str) -> JSON:
+    return {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "namespace": namespace,
+        "resources": sorted(resources),
+    }
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style; multi-line strings (PromQL, dashboard JSON) as literal `|` blocks."""
+
+
+def _str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def to_yaml(obj: Any) -> str:
+    """Deterministic YAML: insertion order kept (it is the reading order), wide lines."""
+    return yaml.dump(
+        obj,
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        width=1000,
+        allow_unicode=True,
+    )
+
+
+def to_yaml_documents(objs: Sequence[Any]) -> str:
+    return "".join(f"---\n{to_yaml(o)}" for o in objs)
