@@ -1,0 +1,297 @@
+"""Each lint rule: the baseline is clean, one mutation gives exactly the located finding."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from rulegen import grafana as g
+from rulegen import lint
+from tests.dashboards.helpers import sample_json
+
+METRICS = lint.known_metrics([])
+JSON = dict[str, Any]
+
+
+def _panel(d: JSON, title: str) -> JSON:
+    return next(p for p in d["panels"] if p.get("title") == title)
+
+
+def _set_expr(title: str, expr: str) -> Callable[[JSON], None]:
+    def mutate(d: JSON) -> None:
+        _panel(d, title)["targets"][0]["expr"] = expr
+
+    return mutate
+
+
+def test_baseline_dashboard_is_clean() -> None:
+    assert lint.lint_dashboard(sample_json(), METRICS) == []
+
+
+def _del(path: list[Any]) -> Callable[[JSON], None]:
+    def mutate(d: JSON) -> None:
+        obj: Any = d
+        for k in path[:-1]:
+            obj = obj[k]
+        del obj[path[-1]]
+
+    return mutate
+
+
+def _set(path: list[Any], value: Any) -> Callable[[JSON], None]:
+    def mutate(d: JSON) -> None:
+        obj: Any = d
+        for k in path[:-1]:
+            obj = obj[k]
+        obj[path[-1]] = value
+
+    return mutate
+
+
+RATE = "Deployment rate"
+STAT = "Deployments (24h)"
+P_RATE = 'dashboard sample, panel "Deployment rate"'
+T_RATE = P_RATE + ", target 0"
+
+CASES: list[tuple[str, Callable[[JSON], None], str, str]] = [
+    ("editable", _set(["editable"], True), "dashboard sample", "uneditable-dashboard"),
+    ("long uid", _set(["uid"], "x" * 41), "dashboard " + "x" * 41, "dashboard-uid"),
+    ("bad uid chars", _set(["uid"], "a/b"), "dashboard a/b", "dashboard-uid"),
+    ("no schemaVersion", _del(["schemaVersion"]), "dashboard sample", "dashboard-schema-version"),
+    (
+        "no datasource var",
+        _del(["templating", "list", 0]),
+        "dashboard sample",
+        "template-datasource-rule",
+    ),
+    (
+        "datasource label",
+        _set(["templating", "list", 0, "label"], "Data Source"),
+        "dashboard sample",
+        "template-datasource-rule",
+    ),
+    (
+        "refresh on load",
+        _set(["templating", "list", 1, "refresh"], 1),
+        "dashboard sample, variable cluster",
+        "template-on-time-change-reload-rule",
+    ),
+    (
+        "bad variable query",
+        _set(["templating", "list", 1, "query", "query"], "label_values(idp_workflows{, cluster)"),
+        "dashboard sample, variable cluster",
+        "template-label-promql-rule",
+    ),
+    (
+        "variable unknown metric",
+        _set(["templating", "list", 1, "query", "query"], "label_values(nope, cluster)"),
+        "dashboard sample, variable cluster",
+        "metric-exists",
+    ),
+    (
+        "panel fixed datasource",
+        _set(["panels", 2, "datasource"], {"type": "prometheus", "uid": "prom"}),
+        P_RATE,
+        "panel-datasource-rule",
+    ),
+    (
+        "target fixed datasource",
+        _set(["panels", 2, "targets", 0, "datasource"], "Prometheus"),
+        T_RATE,
+        "panel-datasource-rule",
+    ),
+    (
+        "no description",
+        _set(["panels", 2, "description"], ""),
+        P_RATE,
+        "panel-title-description-rule",
+    ),
+    (
+        "unknown unit",
+        _set(["panels", 2, "fieldConfig", "defaults", "unit"], "requests"),
+        P_RATE,
+        "panel-units-rule",
+    ),
+    ("no unit", _del(["panels", 2, "fieldConfig", "defaults", "unit"]), P_RATE, "panel-units-rule"),
+    ("no targets", _set(["panels", 2, "targets"], []), P_RATE, "panel-no-targets-rule"),
+    ("unknown panel type", _set(["panels", 2, "type"], "graph"), P_RATE, "panel-type"),
+    (
+        "threshold not null",
+        _set(["panels", 2, "fieldConfig", "defaults", "thresholds", "steps", 0, "value"], 0),
+        P_RATE,
+        "panel-thresholds",
+    ),
+    (
+        "threshold unsorted",
+        _set(
+            ["panels", 2, "fieldConfig", "defaults", "thresholds", "steps"],
+            [{"color": "g", "value": None}, {"color": "r", "value": 2}, {"color": "y", "value": 1}],
+        ),
+        P_RATE,
+        "panel-thresholds",
+    ),
+    (
+        "invalid promql",
+        _set_expr(RATE, "sum(rate(idp_deployments_total[$__rate_interval])"),
+        T_RATE,
+        "target-promql-rule",
+    ),
+    (
+        "sum over range (Pyrra's bug)",
+        _set_expr(RATE, "sum(idp_deployments_total[$__rate_interval])"),
+        T_RATE,
+        "target-promql-rule",
+    ),
+    (
+        "undefined variable",
+        _set_expr(RATE, 'sum(rate(idp_deployments_total{slo="$slo"}[$__rate_interval]))'),
+        T_RATE,
+        "target-promql-rule",
+    ),
+    (
+        "unknown metric",
+        _set_expr(RATE, "sum(rate(workflow_success_total[$__rate_interval]))"),
+        T_RATE,
+        "metric-exists",
+    ),
+    (
+        "unknown __name__",
+        _set_expr(RATE, 'sum(rate({__name__="nope_total"}[$__rate_interval]))'),
+        T_RATE,
+        "metric-exists",
+    ),
+    (
+        "__name__ regex matching nothing",
+        _set_expr(RATE, 'sum(rate({__name__=~"nope.*"}[$__rate_interval]))'),
+        T_RATE,
+        "metric-exists",
+    ),
+    (
+        "fixed rate window",
+        _set_expr(RATE, "sum(rate(idp_deployments_total[5m]))"),
+        T_RATE,
+        "target-rate-interval-rule",
+    ),
+    (
+        "irate with $__interval",
+        _set_expr(RATE, "sum(irate(idp_deployments_total[$__interval]))"),
+        T_RATE,
+        "target-rate-interval-rule",
+    ),
+    (
+        "bare counter",
+        _set_expr(RATE, "sum(idp_deployments_total)"),
+        T_RATE,
+        "target-counter-agg-rule",
+    ),
+    ("duplicate panel id", _set(["panels", 2, "id"], 2), "dashboard sample", "panel-id-unique"),
+    (
+        "overlap",
+        _set(["panels", 3, "gridPos"], {"h": 8, "w": 8, "x": 4, "y": 2}),
+        'dashboard sample, panel "Queued workflows"',
+        "panel-gridpos",
+    ),
+    (
+        "wider than grid",
+        _set(["panels", 3, "gridPos"], {"h": 8, "w": 8, "x": 20, "y": 40}),
+        'dashboard sample, panel "Queued workflows"',
+        "panel-gridpos",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "location", "rule"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_each_rule_reports_a_located_finding(
+    mutate: Callable[[JSON], None], location: str, rule: str
+) -> None:
+    d = sample_json()
+    mutate(d)
+    findings = lint.lint_dashboard(d, METRICS)
+    assert findings, "expected a finding"
+    assert {(f.location, f.rule) for f in findings} == {(location, rule)}, findings
+
+
+def test_fixed_window_is_allowed_in_instant_single_value_queries() -> None:
+    # Stat panels are instant queries: [24h] is the statistic ("in the last 24h").
+    d = sample_json()
+    assert _panel(d, STAT)["targets"][0]["instant"] is True
+    assert "[24h]" in _panel(d, STAT)["targets"][0]["expr"]
+    assert lint.lint_dashboard(d, METRICS) == []
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        'sum(rate(idp_deployments_total{cluster=~"${cluster}"}[$__rate_interval]))',
+        'sum(rate(idp_deployments_total{cluster=~"${cluster:regex}"}[${__rate_interval}]))',
+        'sum(rate(idp_deployments_total{cluster=~"[[cluster]]"}[$__rate_interval]))',
+        "sum(increase(idp_deployments_total[$__rate_interval])) * $__range_s",
+        "1 - (time() - $__from / 1000) / 2592000 + 0 * sum(idp_workflows)",
+        'label_replace(sum by (phase) (idp_workflows), "p", "$1", "phase", "(.*)")',
+        "histogram_quantile(0.95, sum by (le) (rate(idp_deployment_duration_seconds_bucket[$__rate_interval])))",
+        'sum(ALERTS{alertstate="firing"}) + sum(up)',
+    ],
+)
+def test_grafana_variable_forms_expand_to_valid_promql(expr: str) -> None:
+    d = sample_json()
+    _set_expr(RATE, expr)(d)
+    assert lint.lint_dashboard(d, METRICS) == []
+
+
+def test_external_and_recorded_metrics_are_known() -> None:
+    groups = [{"name": "g", "rules": [{"record": "slo:objective:ratio", "expr": "vector(0.95)"}]}]
+    metrics = lint.known_metrics(groups, ["kube_pod_status_phase"])
+    assert metrics.knows("slo:objective:ratio") and metrics.knows("kube_pod_status_phase")
+    assert metrics.knows("idp_deployment_duration_seconds_bucket")
+    assert not metrics.knows("idp_deployment_duration_seconds")  # histograms expose suffixes only
+    assert metrics.matches("slo:.*")
+
+
+def test_rule_groups_are_linted_with_their_location() -> None:
+    groups = [
+        {
+            "name": "slo-idp",
+            "rules": [
+                {"record": "slo:x:rate5m", "expr": "sum(rate(idp_deployments_total[5m]))"},
+                {"alert": "Foo", "expr": "slo:x:rate5m > 0 and on() http_requests_total > 0"},
+                {"alert": "Bar", "expr": "sum(rate(x[5m])"},
+            ],
+        }
+    ]
+    findings = lint.lint_rule_groups(groups, lint.known_metrics(groups))
+    assert [(f.location, f.rule) for f in findings] == [
+        ("rule group slo-idp, rule Foo", "metric-exists"),
+        ("rule group slo-idp, rule Bar", "rule-promql"),
+    ]
+    assert "http_requests_total" in findings[0].message
+    assert (
+        str(findings[0])
+        == "rule group slo-idp, rule Foo: metric-exists: unknown metric 'http_requests_total'"
+    )
+
+
+def test_bundle_reports_duplicate_uids_and_titles_sorted() -> None:
+    a, b = sample_json(), sample_json()
+    findings = lint.lint_bundle([a, b], [])
+    assert [(f.location, f.rule) for f in findings] == [
+        ("dashboard 'Sample'", "dashboard-title"),
+        ("dashboard sample", "dashboard-uid"),
+    ]
+
+
+def test_excluded_rules_state_a_reason() -> None:
+    assert set(lint.EXCLUDED_RULES) >= {"template-job-rule", "target-instance-rule"}
+    assert all(reason.strip() for reason in lint.EXCLUDED_RULES.values())
+
+
+def test_rendered_model_is_clean_for_every_panel_type() -> None:
+    panels = tuple(
+        g.Panel(t, t, "short", "d", (g.Target("sum(idp_workflows)"),))
+        for t in g.PANEL_TYPES  # type: ignore[arg-type]
+    )
+    d = g.render(g.Dashboard("all", "All", (g.Row("r", panels),)))
+    assert lint.lint_dashboard(d, METRICS) == []
