@@ -1,0 +1,140 @@
+"""Generated SLO dashboards: the panels the issue names, valid queries, grouping, periods."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rulegen import grafana as g
+from rulegen import lint, naming
+from rulegen import slo_dashboards as sd
+from rulegen.durations import DAY, HOUR, MINUTE
+
+TIERS_30D = (
+    sd.TierView("page-fast", "page", "critical", HOUR, 5 * MINUTE, 14.4),
+    sd.TierView("page-slow", "page", "critical", 6 * HOUR, 30 * MINUTE, 6),
+    sd.TierView("ticket-fast", "ticket", "warning", DAY, 2 * HOUR, 3),
+    sd.TierView("ticket-slow", "ticket", "warning", 3 * DAY, 6 * HOUR, 1),
+)
+TIERS_7D = (sd.TierView("page-fast", "page", "critical", 14 * MINUTE, MINUTE * 2, 14.4),)
+SLOS = (
+    sd.SloView(
+        "deployment-success", "argo", 0.95, 30 * DAY, 5 * MINUTE, ("environment",), TIERS_30D
+    ),
+    sd.SloView("backstage-availability", "backstage", 0.995, 30 * DAY, 5 * MINUTE, (), TIERS_30D),
+    sd.SloView("weekly", "x", 0.99, 7 * DAY, 5 * MINUTE, (), TIERS_7D),
+    sd.SloView("silent", "x", 0.9, 30 * DAY, 5 * MINUTE, (), ()),
+)
+
+
+def _recorded(slos: tuple[sd.SloView, ...]) -> list[dict[str, Any]]:
+    """Rule-group stand-ins recording what rules.py records for these SLOs."""
+    names = {naming.OBJECTIVE, naming.ERROR_BUDGET, naming.ERROR_BUDGET_REMAINING}
+    for s in slos:
+        names |= {
+            naming.sli_error_ratio(s.period),
+            naming.error_events(s.base_window),
+            naming.total_events(s.base_window),
+        }
+        names |= {
+            naming.sli_error_ratio(w) for t in s.tiers for w in (t.long_window, t.short_window)
+        }
+    return [{"name": "g", "rules": [{"record": n, "expr": "vector(1)"} for n in sorted(names)]}]
+
+
+def _titles(d: dict[str, Any]) -> list[str]:
+    return [p["title"] for p in d["panels"] if p["type"] != "row"]
+
+
+def _panel(d: dict[str, Any], title: str) -> dict[str, Any]:
+    return next(p for p in d["panels"] if p["title"] == title)
+
+
+def test_both_dashboards_lint_clean() -> None:
+    dashboards = [g.render(sd.overview(SLOS)), g.render(sd.detail(SLOS))]
+    assert lint.lint_bundle(dashboards, _recorded(SLOS)) == []
+
+
+def test_overview_panels() -> None:
+    d = g.render(sd.overview(SLOS))
+    assert d["uid"] == "slo-overview"
+    assert _titles(d) == [
+        "SLOs",
+        "SLOs out of budget",
+        "Firing SLO alerts",
+        "SLOs by budget remaining",
+        "Error budget remaining",
+    ]
+    table = _panel(d, "SLOs by budget remaining")
+    assert table["options"]["sortBy"] == [{"desc": False, "displayName": "Budget remaining"}]
+    columns = [o["properties"][0]["value"] for o in table["fieldConfig"]["overrides"][1:]]
+    assert columns == ["Objective", "SLI (period)", "Budget remaining", "Firing alerts"]
+    exprs = [t["expr"] for t in table["targets"]]
+    # Two periods: each period ratio is read only for its own SLOs.
+    assert (
+        'slo:sli_error:ratio_rate30d{slo=~"deployment-success|backstage-availability|silent"}'
+        in exprs[1]
+    )
+    assert 'slo:sli_error:ratio_rate1w{slo=~"weekly"}' in exprs[1]
+    assert "ALERTS" in exprs[3]
+
+
+def test_detail_panels_and_slo_variable() -> None:
+    d = g.render(sd.detail(SLOS))
+    assert d["uid"] == "slo-detail"
+    slo_var = d["templating"]["list"][1]
+    assert (slo_var["name"], slo_var["multi"], slo_var["includeAll"]) == ("slo", False, False)
+    assert slo_var["query"]["query"] == "label_values(slo:objective:ratio, slo)"
+    assert _titles(d) == [
+        "Objective",
+        "SLI over the period",
+        "Error budget remaining",
+        "Firing alerts",
+        "SLI vs objective",
+        "Error budget remaining",
+        "Burn rate per alert window",
+        "Event and error rates",
+        "Alert state",
+        "Alerts over time",
+    ]
+
+
+def test_burn_rate_panel_draws_each_window_and_tier_threshold() -> None:
+    burn = _panel(g.render(sd.detail(SLOS)), "Burn rate per alert window")
+    legends = [t["legendFormat"] for t in burn["targets"]]
+    for w in ("2m", "5m", "14m", "30m", "1h", "2h", "6h", "1d", "3d"):
+        assert f"{w} {{{{environment}}}}" in legends
+    thresholds = [t for t in burn["targets"] if "threshold" in t["legendFormat"]]
+    assert [t["legendFormat"] for t in thresholds] == [
+        "page threshold x14.4 (1h/5m)",
+        "page threshold x6 (6h/30m)",
+        "ticket threshold x3 (1d/2h)",
+        "ticket threshold x1 (3d/6h)",
+        "page threshold x14.4 (14m/2m)",
+    ]
+    # A tier's line appears only for the SLOs that have that tier.
+    assert 'slo=~"weekly"' in thresholds[-1]["expr"]
+    assert thresholds[-1]["expr"].endswith("+ 14.4")
+
+
+def test_budget_panel_has_an_ideal_burn_down_per_period() -> None:
+    budget = [
+        p for p in g.render(sd.detail(SLOS))["panels"] if p["title"] == "Error budget remaining"
+    ][-1]
+    legends = [t["legendFormat"] for t in budget["targets"]]
+    assert legends == ["remaining {{environment}}", "ideal burn-down (30d)", "ideal burn-down (1w)"]
+    assert "/ 2592000" in budget["targets"][1]["expr"] and "$__from" in budget["targets"][1]["expr"]
+
+
+def test_grouped_slos_get_one_line_per_group() -> None:
+    d = g.render(sd.detail(SLOS))
+    for t in _panel(d, "SLI vs objective")["targets"][:-1]:
+        assert "{{environment}}" in t["legendFormat"]
+    ungrouped = (SLOS[1],)
+    d1 = g.render(sd.detail(ungrouped))
+    assert all("{{" not in t["legendFormat"] for t in _panel(d1, "SLI vs objective")["targets"])
+    # A single SLO needs no per-SLO restriction.
+    assert all('slo=~"' not in t["expr"] for p in d1["panels"] for t in p.get("targets", []))
+
+
+def test_rendering_is_byte_stable() -> None:
+    assert g.to_json(g.render(sd.detail(SLOS))) == g.to_json(g.render(sd.detail(SLOS)))
