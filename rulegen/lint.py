@@ -83,8 +83,6 @@ _BUILTINS: dict[str, str] = {
     "__from": "1700000000000",
     "__to": "1700086400000",
 }
-# A value a user variable expands to: it is used inside label matchers ("...") only.
-_VARIABLE_VALUE = "value"
 _VAR_RE = re.compile(
     r"\$\{(?P<a>[A-Za-z_]\w*)(?::[^}]*)?\}|\[\[(?P<b>[A-Za-z_]\w*)(?::[^\]]*)?\]\]|\$(?P<c>[A-Za-z_]\w*)"
 )
@@ -138,9 +136,14 @@ def expand_variables(expr: str, defined: Iterable[str]) -> tuple[str, list[str]]
             return _BUILTINS[name]
         if name not in names:
             unknown.append(name)
-        return _VARIABLE_VALUE
+        return variable_stand_in(name)
 
     return _VAR_RE.sub(sub, expr), unknown
+
+
+def variable_stand_in(name: str) -> str:
+    """What `$name` expands to: valid in a matcher value and as a label name, and traceable."""
+    return f"__{name}__"
 
 
 def children(node: Any) -> Iterator[Any]:
