@@ -1,0 +1,115 @@
+"""Logging setup: logfmt or JSON lines on stderr, with every record redacted.
+
+postgres_exporter and redis_exporter leaked DSN and URL passwords into their logs for
+years (see the reliability reference), each time through a new code path. Redaction here
+is a handler filter, so it applies to every logger and to exception text, and it knows
+the actual secret values read at startup in addition to the URL/DSN patterns.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import threading
+import time
+from typing import TextIO
+
+LEVELS = ("debug", "info", "warning", "error")
+REDACTED = "***"
+
+# scheme://user:password@host -> scheme://user:***@host
+_URL_USERINFO = re.compile(r"(?P<pre>[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)[^@\s/]*(?=@)")
+# libpq keyword DSN: password=secret or password='se cret'
+_KEYWORD = re.compile(
+    r"(?P<pre>\b(?:password|passwd|pwd|sslpassword)\s*=\s*)(?:'(?:[^'\\]|\\.)*'|\S+)",
+    re.IGNORECASE,
+)
+
+_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+
+
+def register_secret(value: str | None) -> None:
+    """Redact this exact value wherever it appears in a log record from now on."""
+    if value and len(value) >= 4:  # shorter "secrets" would redact ordinary words
+        with _secrets_lock:
+            _secrets.add(value)
+
+
+def redact(text: str) -> str:
+    text = _URL_USERINFO.sub(rf"\g<pre>{REDACTED}", text)
+    text = _KEYWORD.sub(rf"\g<pre>{REDACTED}", text)
+    with _secrets_lock:
+        secrets = sorted(_secrets, key=len, reverse=True)
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites the message and any exception text of a record, redacted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = None
+        if record.exc_info:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
+
+
+def _timestamp(record: logging.LogRecord) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + (
+        f".{int(record.msecs):03d}Z"
+    )
+
+
+class LogfmtFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        fields = {
+            "ts": _timestamp(record),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_text:
+            fields["err"] = record.exc_text
+        return " ".join(f"{k}={_logfmt_value(v)}" for k, v in fields.items())
+
+
+def _logfmt_value(value: str) -> str:
+    if value and not re.search(r'[\s"=\\]', value):
+        return value
+    return json.dumps(value)
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": _timestamp(record),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_text:
+            entry["err"] = record.exc_text
+        return json.dumps(entry)
+
+
+def setup(level: str, fmt: str = "logfmt", stream: TextIO | None = None) -> None:
+    """Route all logging to `stream` (stderr) in `fmt` (logfmt | json) at `level`."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(JsonFormatter() if fmt == "json" else LogfmtFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    # Libraries log request lines (with URLs) at INFO/DEBUG; keep them at warning.
+    for noisy in ("httpx", "httpcore", "urllib3", "kubernetes"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
