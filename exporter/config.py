@@ -217,6 +217,12 @@ def _check_url(value: str, schemes: Sequence[str], *, allow_password: bool = Fal
     return value
 
 
+def _one_password(cfg: Any) -> Any:
+    if cfg.password_file and cfg.password_env:
+        raise ValueError("set password_file or password_env, not both")
+    return cfg
+
+
 class PostgresAudit(_Strict):
     table: SqlIdent = "audit_log"
     # Monotonic column: only rows with a larger key than at start are counted.
@@ -246,6 +252,7 @@ class PostgresSourceConfig(_Source):
 
     _file = field_validator("password_file")(_check_readable_file)
     _env = field_validator("password_env")(_check_env_set)
+    _one_secret = model_validator(mode="after")(lambda self: _one_password(self))
 
     def password(self) -> str | None:
         return read_secret(self.password_file, self.password_env)
@@ -272,6 +279,7 @@ class RedisSourceConfig(_Source):
 
     _files = field_validator("password_file", "ca_file")(_check_readable_file)
     _env = field_validator("password_env")(_check_env_set)
+    _one_secret = model_validator(mode="after")(lambda self: _one_password(self))
 
     def password(self) -> str | None:
         return read_secret(self.password_file, self.password_env)

@@ -144,6 +144,11 @@ class Runtime:
         """The latest rendering; a plain attribute read, never blocks."""
         return self._exposition
 
+    def render(self) -> Exposition:
+        """Render now, synchronously (the render thread does this on every change)."""
+        self._exposition = self._render()
+        return self._exposition
+
     def is_ready(self) -> bool:
         with self._lock:
             return all(state.ready for state in self._states.values())

@@ -1,0 +1,179 @@
+"""Config validation: strict, every error at once with its path and line, secrets unechoed."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from exporter import config
+from exporter.config import ConfigError, parse, parse_duration
+
+EXAMPLE = Path(__file__).parents[2] / "deploy" / "examples" / "exporter.yaml"
+
+
+def _errors(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse(textwrap.dedent(text), "c.yaml")
+    return info.value.lines()
+
+
+def test_example_config_is_valid(tmp_path: Path) -> None:
+    for name in ("pg-password", "redis-password"):
+        (tmp_path / name).write_text("s3cret\n")
+    text = EXAMPLE.read_text().replace("/etc/idp-exporter/", f"{tmp_path}/")
+    cfg = parse(text, str(EXAMPLE))
+    assert [s.type for s in cfg.sources] == ["argo", "postgres", "redis", "http"]
+    argo, pg, redis, http = cfg.sources
+    assert isinstance(redis, config.RedisSourceConfig) and redis.username == "slo"
+    assert isinstance(argo, config.ArgoSourceConfig)
+    assert (argo.interval, argo.timeout, argo.kubeconfig) == (300.0, 10.0, None)
+    assert argo.deployments.environment_parameter == "environment"
+    assert isinstance(pg, config.PostgresSourceConfig)
+    assert pg.password() == "s3cret"  # trailing newline stripped
+    assert pg.audit is not None and pg.audit.key_column == "id"
+    assert isinstance(http, config.HttpSourceConfig) and not http.insecure_skip_verify
+    assert cfg.web.listen_address == "0.0.0.0:9877"
+
+
+def test_every_error_is_reported_at_once_with_path_and_line(tmp_path: Path) -> None:
+    lines = _errors(
+        """\
+        web:
+          listen_address: 0.0.0.0:9877
+          bogus: 1
+        sources:
+          - name: db
+            type: postgres
+            dsn: postgresql://idp@db:5432/backstage
+            password_file: /nonexistent/pg-password
+          - name: cache
+            type: redis
+            url: redis://cache:6379/0
+            intervall: 5s
+          - name: portal
+            type: http
+            url: "ftp://portal/health"
+          - name: db
+            type: http
+            url: https://idp/health
+            timeout: banana
+        """
+    )
+    assert lines == [
+        "c.yaml:3:10: web.bogus: unknown key",
+        "c.yaml:8:20: sources[0].password_file: file /nonexistent/pg-password does not exist or is not a regular file",
+        "c.yaml:12:16: sources[1].intervall: unknown key",
+        "c.yaml:15:10: sources[2].url: scheme must be one of http, https",
+        "c.yaml:16:11: sources[3].name: duplicate source name 'db' (also sources[0])",
+        "c.yaml:19:14: sources[3].timeout: invalid duration 'banana'; use e.g. 500ms, 15s, 1m, 1h30m",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("{name: a, type: nope}", "sources[0].type: type must be one of argo, postgres, redis, http"),
+        ("{name: a}", "sources[0]: required key `type` is missing"),
+        ("{name: a, type: http}", "sources[0].url: required key is missing"),
+        ("{name: 'a b', type: http, url: 'http://x'}", "sources[0].name: String should match"),
+        ("{name: a, type: http, url: 'http://x', body_regex: '('}", "invalid regular expression"),
+        ("{name: a, type: http, url: 'http://x', interval: 1s, timeout: 2s}", "must not exceed interval"),
+        ("{name: a, type: http, url: 'http://u:p@x'}", "sources[0].url: must not contain credentials"),
+        ("{name: a, type: redis, url: 'redis://x/notadb'}", "must be a database number"),
+        ("{name: a, type: postgres, dsn: 'mysql://x/db'}", "scheme must be one of postgresql"),
+        ("{name: a, type: postgres, dsn: 'postgresql://x/db', password_env: NOPE_NOT_SET}", "NOPE_NOT_SET is not set"),
+        ("{name: a, type: postgres, dsn: 'postgresql://x/db', audit: {table: 'a;drop', actions: [x]}}", "sources[0].audit.table"),
+        ("{name: a, type: postgres, dsn: 'postgresql://x/db', audit: {actions: []}}", "sources[0].audit.actions"),
+        ("{name: a, type: argo, cluster: c, namespaces: [argo]}", "sources[0].deployments: required key is missing"),
+        ("{name: a, type: argo, cluster: c, namespaces: [argo], deployments: {templates: [t], nope: 1}}", "sources[0].deployments.nope: unknown key"),
+        ("{name: a, type: http, url: 'http://x', interval: 15}", "sources[0].interval: must be a duration string"),
+    ],
+)  # fmt: skip
+def test_bad_source(source: str, expected: str) -> None:
+    lines = _errors(f"sources:\n  - {source}\n")
+    assert any(expected in line for line in lines), lines
+    assert all(line.startswith("c.yaml:") for line in lines)
+
+
+def test_secret_values_are_never_echoed(tmp_path: Path) -> None:
+    lines = _errors(
+        """\
+        web: {basic_auth_users: {prometheus: hunter2-plaintext}}
+        sources:
+          - {name: db, type: postgres, dsn: "postgresql://idp:hunter2-dsn@db/x"}
+        """
+    )
+    text = "\n".join(lines)
+    assert "hunter2" not in text
+    assert (
+        "web.basic_auth_users: " in text and "sources[0].dsn: must not contain a password" in text
+    )
+
+
+def test_both_password_sources_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "pw").write_text("x")
+    monkeypatch.setenv("PW", "y")
+    lines = _errors(
+        f"sources: [{{name: a, type: redis, url: 'redis://x', password_file: {tmp_path}/pw, password_env: PW}}]"
+    )
+    assert any("not both" in line for line in lines), lines
+
+
+def test_web_errors() -> None:
+    lines = _errors(
+        """\
+        web:
+          listen_address: nowhere
+          tls: {cert_file: /nope.crt}
+          basic_auth_users: {prometheus: "$2b$12$short"}
+        sources: [{name: a, type: http, url: "http://x"}]
+        """
+    )
+    joined = "\n".join(lines)
+    assert "web.listen_address: invalid listen address" in joined
+    assert "web.tls.cert_file: file /nope.crt does not exist" in joined
+    assert "web.tls.key_file: required key is missing" in joined
+    assert "not a bcrypt hash" in joined
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a: &x 1\nb: *x\n", "aliases are not allowed"),
+        ("sources: []\nsources: []\n", "duplicate key 'sources'"),
+        ("sources: [\n", "invalid YAML"),
+        ("- 1\n", "must be a YAML mapping"),
+        ("sources: []\n", "sources: List should have at least 1 item"),
+    ],
+)
+def test_bad_yaml(text: str, message: str) -> None:
+    assert any(message in line for line in _errors(text))
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        config.load(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("15s", 15), ("1m", 60), ("1m30s", 90), ("250ms", 0.25), ("1h", 3600), ("2d", 172800)],
+)
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "0s", "15", "1.5s", "s", "1x", "-1s", "1s1m"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [("0.0.0.0:9877", ("0.0.0.0", 9877)), (":9877", ("0.0.0.0", 9877)), ("[::1]:80", ("::1", 80))],
+)
+def test_listen_address(text: str, address: tuple[str, int]) -> None:
+    assert config.parse_listen_address(text) == address
