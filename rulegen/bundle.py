@@ -1,0 +1,41 @@
+"""Pure: model -> every generated file (relative path -> text), checked before any write."""
+
+from __future__ import annotations
+
+import yaml
+
+from rulegen import naming, promql, rules, tests_gen, yamlout
+from rulegen.model import Model
+
+
+class BundleError(Exception):
+    """A generated file failed its own self-check: a bug in idp-rulegen, never user error."""
+
+
+def render(model: Model) -> dict[str, str]:
+    groups = rules.groups(model)
+    files = {
+        naming.rules_file(model.name): yamlout.dump(
+            {"groups": [g.as_dict() for g in groups]}, naming.HEADER
+        ),
+        naming.tests_file(model.name): yamlout.dump_tests(*tests_gen.suite(model), naming.HEADER),
+    }
+    _self_check(groups, files)
+    return files
+
+
+def _self_check(groups: tuple[rules.Group, ...], files: dict[str, str]) -> None:
+    """Every expression parses and every file round-trips as YAML, or nothing is written."""
+    for group in groups:
+        for rule in group.rules:
+            try:
+                promql.parse(rule.expr)
+            except ValueError as exc:
+                raise BundleError(
+                    f"group {group.name}: generated invalid PromQL {rule.expr!r}: {exc}"
+                ) from None
+    for path, text in files.items():
+        try:
+            yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise BundleError(f"{path}: generated invalid YAML: {exc}") from None

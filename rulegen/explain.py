@@ -1,0 +1,84 @@
+"""Pure: the SRE Workbook arithmetic behind each SLO's alerts, as a plain-text table."""
+
+from __future__ import annotations
+
+from rulegen import rules
+from rulegen.durations import format_seconds, humanize_seconds
+from rulegen.model import SLO, Latency, Model, Probe, Ratio
+from rulegen.windows import SLOW_INTERVAL, is_slow
+
+_COLUMNS = (
+    "tier",
+    "severity",
+    "long/short",
+    "factor",
+    "error ratio >",
+    "budget spent",
+    "detects 100% errors in",
+    "fires from error rate",
+)
+
+
+def _kind(slo: SLO) -> str:
+    match slo.sli:
+        case Ratio():
+            return "ratio"
+        case Latency():
+            return f"latency <= {rules.number(slo.sli.threshold)}s"
+        case Probe():
+            return "probe (time-based)"
+        case _:
+            return "raw"
+
+
+def _table(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return [
+        "  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    ]
+
+
+def explain_slo(slo: SLO) -> list[str]:
+    lines = [
+        f"SLO {slo.name} ({_kind(slo)}), service {slo.service}: objective {rules.number(slo.objective)}% "
+        f"over {format_seconds(slo.period)}, error budget {rules.percent(slo.budget)}",
+    ]
+    if not slo.tiers:
+        return [*lines, "  no burn-rate alerts (all tiers disabled)"]
+    rows: list[tuple[str, ...]] = [_COLUMNS]
+    notes = []
+    for tier in slo.tiers:
+        burn = slo.burn(tier)
+        rows.append(
+            (
+                tier.name,
+                tier.severity,
+                f"{format_seconds(tier.long)}/{format_seconds(tier.short)}",
+                rules.number(tier.factor),
+                f"{rules.number(burn.threshold)} ({rules.percent(burn.threshold)})",
+                rules.percent(burn.budget_spent),
+                humanize_seconds(float(burn.detection_seconds))
+                + (f" + for {format_seconds(tier.for_)}" if tier.for_ else ""),
+                rules.percent(burn.threshold),
+            )
+        )
+        if is_slow(tier.long):
+            notes.append(
+                f"  {tier.name}: the {format_seconds(tier.long)} window sums {format_seconds(slo.base)} "
+                f"recordings every {format_seconds(SLOW_INTERVAL)}: detection may lag by up to "
+                f"{format_seconds(slo.base + SLOW_INTERVAL)}"
+            )
+    return [*lines, *_table(rows), *notes]
+
+
+def explain(model: Model) -> str:
+    out = [
+        "Burn-rate alerts fire when both windows' error ratio exceeds factor x error budget.",
+        "budget spent = factor x long / period; detection = factor x budget x long / error rate.",
+        "",
+    ]
+    for slo in model.slos:
+        out += [*explain_slo(slo), ""]
+    if not model.slos:
+        out.append("no SLOs")
+    return "\n".join(out).rstrip() + "\n"

@@ -1,0 +1,251 @@
+"""Pure: model -> Prometheus rule groups (recording rules, burn-rate and threshold alerts).
+
+Per SLO, two groups:
+- `slo:<name>:short` (default interval): the base-window event rates, error ratios for
+  windows under 12h read from raw series, the burn-rate alerts and the absent alert.
+- `slo:<name>:long` (interval 2m): error ratios for longer windows and the period, summed
+  from the base-window recordings, never `rate(x[30d])` over raw series; plus objective
+  and budget series.
+The period ratio is sum(error rate samples) / sum(total rate samples): both sampled at the
+same instants, so it weights every event equally (traffic-weighted), and a zero-traffic
+window adds 0 to both sums instead of a NaN that would poison the whole period.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from rulegen import naming, promql, sli
+from rulegen.durations import format_seconds
+from rulegen.model import SLO, Labels, Model, Probe, Tier
+from rulegen.windows import SLOW_INTERVAL, is_slow
+
+ABSENT_FOR = 600
+ABSENT_SEVERITY = "warning"
+MAX_RULES_PER_GROUP = 20  # mixtool's alert-group-rule-count
+# A base sample is recorded only if finite and non-negative: one NaN summed over the
+# period would hide the SLO for 30 days (sloth #133).
+FINITE = " >= 0 < +Inf"
+
+
+@dataclass(frozen=True)
+class Recording:
+    record: str
+    expr: str
+    labels: Labels
+
+    def as_dict(self) -> dict[str, object]:
+        return {"record": self.record, "expr": self.expr, "labels": dict(self.labels)}
+
+
+@dataclass(frozen=True)
+class Alerting:
+    alert: str
+    expr: str
+    for_: int | None
+    labels: Labels
+    annotations: Labels
+
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"alert": self.alert, "expr": self.expr}
+        if self.for_:
+            out["for"] = format_seconds(self.for_)
+        out["labels"] = dict(self.labels)
+        out["annotations"] = dict(self.annotations)
+        return out
+
+
+Rule = Recording | Alerting
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    interval: int | None
+    rules: tuple[Rule, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"name": self.name}
+        if self.interval:
+            out["interval"] = format_seconds(self.interval)
+        out["rules"] = [r.as_dict() for r in self.rules]
+        return out
+
+
+def number(value: Decimal) -> str:
+    """Plain decimal notation (0.001, never 1E-3), so rules read like the spec."""
+    text = format(value.normalize(), "f")
+    return text
+
+
+def percent(value: Decimal) -> str:
+    return f"{float(value * 100):.3g}%"
+
+
+def common_labels(model: Model, slo: SLO) -> Labels:
+    return ((naming.LABEL_SLO, slo.name), (naming.LABEL_SERVICE, slo.service), *model.labels)
+
+
+def _select(name: str, slo: SLO) -> str:
+    return f"{name}{{{naming.LABEL_SLO}={promql.string(slo.name)}}}"
+
+
+def _ratio_expr(slo: SLO, window: int) -> str:
+    if window == slo.base:
+        errs, tot = (
+            _select(naming.error_events(slo.base), slo),
+            _select(naming.total_events(slo.base), slo),
+        )
+        return f"{errs} / ({tot} > 0)"
+    if is_slow(window):
+        w = format_seconds(window)
+        errs = f"sum_over_time({_select(naming.error_events(slo.base), slo)}[{w}])"
+        tot = f"sum_over_time({_select(naming.total_events(slo.base), slo)}[{w}])"
+        return f"{errs} / ({tot} > 0)"
+    return f"{sli.errors(slo.sli, window)} / ({sli.total(slo.sli, window)} > 0)"
+
+
+def burn_alert(model: Model, slo: SLO, tier: Tier) -> Alerting:
+    threshold = f"({number(tier.factor)} * {number(slo.budget)})"
+    long, short = format_seconds(tier.long), format_seconds(tier.short)
+    expr = (
+        f"{_select(naming.sli_error_ratio(tier.long), slo)} > {threshold}"
+        f" and {_select(naming.sli_error_ratio(tier.short), slo)} > {threshold}"
+    )
+    labels = (
+        *common_labels(model, slo),
+        (naming.LABEL_SEVERITY, tier.severity),
+        (naming.LABEL_LONG_WINDOW, long),
+        (naming.LABEL_SHORT_WINDOW, short),
+        *slo.alert_labels,
+    )
+    description = burn_description(
+        slo, tier, "{{ $value | humanizePercentage }}", promql.template_literal(slo.description)
+    )
+    return Alerting(
+        alert=slo.alert_name,
+        expr=expr,
+        for_=tier.for_,
+        labels=_dedupe(labels),
+        annotations=_annotations(
+            f"SLO {slo.name} is burning its error budget {number(tier.factor)}x too fast.",
+            description,
+            slo.runbook_url,
+        ),
+    )
+
+
+def burn_description(slo: SLO, tier: Tier, value: str, description: str) -> str:
+    """The burn alert's description; tests render it with the value Prometheus would print."""
+    burn = slo.burn(tier)
+    long, short = format_seconds(tier.long), format_seconds(tier.short)
+    what = "of the time" if isinstance(slo.sli, Probe) else "of events"
+    lead = f"{description} " if description else ""
+    return (
+        f"{lead}{value} {what} failed over the last {long} "
+        f"(and over {short} too), above {number(tier.factor)}x the error budget "
+        f"({percent(burn.threshold)}): at this rate {percent(burn.budget_spent)} of the "
+        f"{format_seconds(slo.period)} budget is spent in {long}."
+    )
+
+
+def absent_description(slo: SLO) -> str:
+    return (
+        f"Nothing matches {sli.presence(slo.sli, slo.base)}, so SLO {slo.name} cannot be "
+        "measured and its burn-rate alerts cannot fire."
+    )
+
+
+def absent_alert(model: Model, slo: SLO) -> Alerting:
+    target = sli.presence(slo.sli, slo.base)
+    return Alerting(
+        alert=naming.ABSENT_ALERT,
+        expr=f"absent({target})",
+        for_=ABSENT_FOR,
+        labels=_dedupe((*common_labels(model, slo), (naming.LABEL_SEVERITY, ABSENT_SEVERITY))),
+        annotations=_annotations(
+            f"SLO {slo.name} has no data.",
+            promql.template_literal(absent_description(slo)),
+            slo.runbook_url,
+        ),
+    )
+
+
+def _annotations(summary: str, description: str | None, runbook_url: str | None) -> Labels:
+    out = [("summary", summary)]
+    if description:
+        out.append(("description", description))
+    if runbook_url:
+        out.append(("runbook_url", runbook_url))
+    return tuple(out)
+
+
+def _dedupe(labels: Labels) -> Labels:
+    """Later labels win (alerting.labels over spec labels), first position kept."""
+    merged: dict[str, str] = {}
+    for key, value in labels:
+        merged[key] = value
+    return tuple(merged.items())
+
+
+def slo_groups(model: Model, slo: SLO) -> tuple[Group, Group]:
+    labels = common_labels(model, slo)
+    base = slo.base
+    fast: list[Rule] = [
+        Recording(naming.error_events(base), sli.errors(slo.sli, base) + FINITE, labels),
+        Recording(naming.total_events(base), sli.total(slo.sli, base) + FINITE, labels),
+    ]
+    slow: list[Rule] = []
+    for window in slo.windows():
+        rule = Recording(naming.sli_error_ratio(window), _ratio_expr(slo, window), labels)
+        (slow if is_slow(window) else fast).append(rule)
+    fast += [burn_alert(model, slo, tier) for tier in slo.tiers]
+    fast.append(absent_alert(model, slo))
+    period = _select(naming.sli_error_ratio(slo.period), slo)
+    sli_groups = slo.sli.group_by
+    # With group_by, one objective series per group: derived from the period ratio so it
+    # carries the group labels that dashboards join on.
+    target, budget = number(slo.target), number(slo.budget)
+    slow += [
+        Recording(
+            naming.OBJECTIVE,
+            f"0 * {period} + {target}" if sli_groups else f"vector({target})",
+            labels,
+        ),
+        Recording(
+            naming.ERROR_BUDGET,
+            f"0 * {period} + {budget}" if sli_groups else f"vector({budget})",
+            labels,
+        ),
+        Recording(naming.ERROR_BUDGET_REMAINING, f"1 - {period} / {budget}", labels),
+    ]
+    return (
+        Group(naming.fast_group(slo.name), None, tuple(fast)),
+        Group(naming.slow_group(slo.name), SLOW_INTERVAL, tuple(slow)),
+    )
+
+
+def threshold_groups(model: Model) -> tuple[Group, ...]:
+    rules = [
+        Alerting(
+            alert=a.name,
+            expr=a.expr,
+            for_=a.for_,
+            labels=_dedupe(((naming.LABEL_SEVERITY, a.severity), *model.labels, *a.labels)),
+            annotations=_annotations(a.summary, a.description, a.runbook_url),
+        )
+        for a in model.alerts
+    ]
+    chunks = [rules[i : i + MAX_RULES_PER_GROUP] for i in range(0, len(rules), MAX_RULES_PER_GROUP)]
+    return tuple(
+        Group(naming.threshold_group(model.name, i), None, tuple(c)) for i, c in enumerate(chunks)
+    )
+
+
+def groups(model: Model) -> tuple[Group, ...]:
+    out: list[Group] = []
+    for slo in model.slos:
+        out.extend(slo_groups(model, slo))
+    out.extend(threshold_groups(model))
+    return tuple(out)

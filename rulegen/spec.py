@@ -1,0 +1,309 @@
+"""On-disk schema of SLO spec v1 (CONTRACT §3): shapes, types and per-field checks.
+
+Cross-field rules (unique names, impossible tiers, histogram buckets) live in model.py;
+this module only says what each key may hold. Unknown keys are errors everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from rulegen import durations, promql
+from rulegen.errors import Issue, SpecError
+from rulegen.yamlload import Document, json_path, load
+
+API_VERSION = "idp-slo/v1"
+KIND = "SLOSpec"
+
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+_ALERT_NAME = re.compile(r"^([A-Z]+[a-z0-9]+)+$")  # mixtool's alert-name-camelcase
+_UID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+_RUNBOOK = re.compile(r"^[A-Za-z0-9._~/-]+$")
+_URL = re.compile(r"^https?://[^\s{}\"'<>]+(\{runbook\}[^\s{}\"'<>]*)?$")
+MAX_SLO_NAME = 30  # keeps rule group names within mixtool's 40 characters
+
+
+def _name(value: str) -> str:
+    if not _NAME.match(value):
+        raise ValueError("must be lowercase letters, digits and '-' ([a-z0-9-]+)")
+    if len(value) > MAX_SLO_NAME:
+        raise ValueError(f"must be at most {MAX_SLO_NAME} characters")
+    return value
+
+
+def _alert_name(value: str) -> str:
+    if not _ALERT_NAME.match(value) or len(value) > 40:
+        raise ValueError("must be CamelCase letters and digits, at most 40 characters")
+    return value
+
+
+def _duration(value: str) -> str:
+    durations.parse_seconds(value)
+    return value
+
+
+def _label_name(value: str) -> str:
+    if not promql.LABEL_NAME.match(value) or value.startswith("__"):
+        raise ValueError(f"{value!r} is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, no __)")
+    return value
+
+
+def _labels(value: dict[str, str]) -> dict[str, str]:
+    for key, text in value.items():
+        _label_name(key)
+        if "{{" in text:
+            # Alert labels are expanded as templates; a label must identify, not compute.
+            raise ValueError(f"label {key!r}: values must not contain template syntax '{{{{'")
+    return value
+
+
+def _runbook(value: str) -> str:
+    if not _RUNBOOK.match(value):
+        raise ValueError("must be a URL path fragment ([A-Za-z0-9._~/-]+)")
+    return value
+
+
+def _url(value: str) -> str:
+    if not _URL.match(value):
+        raise ValueError("must be an http(s) URL, optionally containing {runbook}")
+    return value
+
+
+def _text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value.strip()
+
+
+def _promql(value: str) -> str:
+    promql.check_expr(value)
+    return value.strip()
+
+
+def _selector(value: str) -> str:
+    promql.selector(value)
+    return value.strip()
+
+
+def _raw(value: str) -> str:
+    promql.check_raw(value)
+    return value.strip()
+
+
+def _dashboard_promql(value: str) -> str:
+    promql.check_dashboard_expr(value)
+    return value.strip()
+
+
+def _threshold(value: str | float) -> str | float:
+    if isinstance(value, str):
+        durations.parse_ms(value)
+    elif not value > 0:
+        raise ValueError("must be a positive duration or number of seconds")
+    return value
+
+
+Name = Annotated[str, AfterValidator(_name)]
+AlertName = Annotated[str, AfterValidator(_alert_name)]
+Duration = Annotated[str, AfterValidator(_duration)]
+LabelName = Annotated[str, AfterValidator(_label_name)]
+Labels = Annotated[dict[str, str], AfterValidator(_labels)]
+Runbook = Annotated[str, AfterValidator(_runbook)]
+Text = Annotated[str, AfterValidator(_text)]
+PromQL = Annotated[str, AfterValidator(_promql)]
+SelectorText = Annotated[str, AfterValidator(_selector)]
+RawPromQL = Annotated[str, AfterValidator(_raw)]
+Severity = Literal["critical", "warning", "info"]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
+
+
+class Metadata(_Spec):
+    name: Name
+    labels: Labels = {}
+
+
+class SeverityClass(_Spec):
+    severity: Severity
+
+
+class Tier(_Spec):
+    """A burn-rate tier; for the four default tiers every field is an optional override."""
+
+    alert: Literal["page", "ticket"] | None = None
+    long_window: Duration | None = None
+    short_window: Duration | None = None
+    factor: float | None = Field(default=None, gt=0)
+    for_: Duration | None = Field(default=None, alias="for")
+    disabled: bool | None = None
+
+
+class DefaultAlerting(_Spec):
+    page: SeverityClass = SeverityClass(severity="critical")
+    ticket: SeverityClass = SeverityClass(severity="warning")
+    tiers: dict[Name, Tier] = {}
+
+
+class Defaults(_Spec):
+    window: Duration = "30d"
+    scrape_interval: Duration = "30s"
+    runbook_url: Annotated[str, AfterValidator(_url)] | None = None
+    alerting: DefaultAlerting = DefaultAlerting()
+
+
+class RatioSLI(_Spec):
+    errors: SelectorText
+    total: SelectorText
+    group_by: list[LabelName] = []
+
+
+class LatencySLI(_Spec):
+    histogram: SelectorText
+    threshold: Annotated[str | float, AfterValidator(_threshold)]
+    group_by: list[LabelName] = []
+
+
+class ProbeSLI(_Spec):
+    metric: SelectorText
+    group_by: list[LabelName] = []
+
+
+class RawSLI(_Spec):
+    errors: RawPromQL
+    total: RawPromQL
+
+
+class SLI(_Spec):
+    ratio: RatioSLI | None = None
+    latency: LatencySLI | None = None
+    probe: ProbeSLI | None = None
+    raw: RawSLI | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SLI:
+        given = [k for k in ("ratio", "latency", "probe", "raw") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"exactly one of ratio, latency, probe, raw is required (got {len(given)})"
+            )
+        return self
+
+
+class SLOAlerting(_Spec):
+    name: AlertName = "ErrorBudgetBurn"
+    page: bool = True
+    ticket: bool = True
+    runbook: Runbook | None = None
+    labels: Labels = {}
+    tiers: dict[Name, Tier] = {}
+
+
+class SLO(_Spec):
+    name: Name
+    service: Text | None = None
+    description: str = ""
+    objective: float = Field(gt=0, lt=100)
+    window: Duration | None = None
+    sli: SLI
+    alerting: SLOAlerting = SLOAlerting()
+
+
+class Alert(_Spec):
+    name: AlertName
+    expr: PromQL
+    for_: Duration | None = Field(default=None, alias="for")
+    severity: Severity
+    labels: Labels = {}
+    summary: Text
+    description: Text | None = None
+    runbook: Runbook | None = None
+
+
+class Query(_Spec):
+    expr: Annotated[str, AfterValidator(_dashboard_promql)]
+    legend: str | None = None
+
+
+class Panel(_Spec):
+    title: Text
+    type: Literal["stat", "timeseries", "gauge", "table", "bargauge"]
+    unit: str | None = None
+    description: str | None = None
+    queries: list[Query] = Field(min_length=1)
+
+
+class Row(_Spec):
+    title: Text
+    panels: list[Panel] = []
+
+
+class Dashboard(_Spec):
+    uid: Annotated[str, AfterValidator(lambda v: _check(_UID, v, "[A-Za-z0-9_-], at most 40"))]
+    title: Text
+    tags: list[str] = []
+    variables: list[LabelName] = []
+    rows: list[Row] = []
+
+
+def _check(pattern: re.Pattern[str], value: str, what: str) -> str:
+    if not pattern.match(value):
+        raise ValueError(f"must match {what} characters")
+    return value
+
+
+class SpecFile(_Spec):
+    api_version: Literal["idp-slo/v1"] = Field(alias="apiVersion")
+    kind: Literal["SLOSpec"]
+    metadata: Metadata
+    defaults: Defaults = Defaults()
+    slos: list[SLO] = []
+    alerts: list[Alert] = []
+    dashboards: list[Dashboard] = []
+
+
+def _message(error: Any) -> str:
+    kind, msg, loc = error["type"], error["msg"], error["loc"]
+    if kind == "extra_forbidden":
+        return f"unknown key {loc[-1]!r}"
+    if kind == "missing":
+        return f"missing required key {loc[-1]!r}"
+    return str(msg).removeprefix("Value error, ")
+
+
+def _loc(loc: tuple[Any, ...]) -> tuple[str | int, ...]:
+    # Pydantic names union members in the path (`str`, `float`); they are not keys.
+    aliases = {"api_version": "apiVersion", "for_": "for"}
+    return tuple(
+        aliases.get(p, p) if isinstance(p, str) else p
+        for p in loc
+        if isinstance(p, int) or p not in {"str", "float"}
+    )
+
+
+def parse(doc: Document, file: str) -> SpecFile:
+    """Validate composed YAML against the schema, reporting every error with its position."""
+    if not isinstance(doc.data, dict):
+        raise SpecError(file, [Issue(1, 1, "", "a spec must be a YAML mapping")])
+    try:
+        return SpecFile.model_validate(doc.data)
+    except ValidationError as exc:
+        issues = []
+        for error in exc.errors():
+            loc = _loc(error["loc"])
+            if error["type"] == "missing":
+                line, col = doc.position(loc[:-1])
+            else:
+                line, col = doc.position(loc, key=error["type"] == "extra_forbidden")
+            issues.append(Issue(line, col, json_path(loc), _message(error)))
+        raise SpecError(file, issues) from None
+
+
+def read(path: Path) -> tuple[SpecFile, Document]:
+    doc = load(path)
+    return parse(doc, str(path)), doc
