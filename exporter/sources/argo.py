@@ -16,8 +16,12 @@ Health (what the runtime turns into idp_exporter_source_*):
 - `ready` once every reflector's first list finished, successfully or not (or at once if
   no client can be built, e.g. a wrong kubeconfig context).
 - A malformed object is skipped and reported as `failed("parse")`; if the source is
-  otherwise healthy it is immediately followed by `succeeded`, so one bad workflow counts
-  an error without marking the whole cluster down until the next resync.
+  otherwise healthy it is immediately followed by `succeeded` and a fresh publish, so one
+  bad workflow counts an error without marking the whole cluster down until the next
+  resync.
+- Snapshots are published only while every collection is healthy. The runtime withdraws
+  a source's samples on `failed` (stale data is worse than none) and they come back, with
+  everything counted meanwhile, at the first publish after recovery.
 """
 
 from __future__ import annotations
@@ -193,14 +197,16 @@ class ArgoSource:
                 batch = _drain(events, stop)
                 for event in batch:
                     dirty |= self._apply(event, ledgers, health)
-                health.report()
+                dirty |= health.report()
                 now = time.monotonic()
+                due = now - last_publish >= self._publish_every
                 if health.all_reported and not health.told_ready:
-                    out.publish(self.snapshot())
+                    if health.healthy:
+                        out.publish(self.snapshot())
+                        last_publish, dirty = now, False
                     out.ready()
                     health.told_ready = True
-                    last_publish, dirty = now, False
-                elif dirty and health.told_ready and now - last_publish >= self._publish_every:
+                elif dirty and health.told_ready and health.healthy and due:
                     out.publish(self.snapshot())
                     last_publish, dirty = now, False
         finally:
@@ -249,6 +255,10 @@ class _Health:
     def all_reported(self) -> bool:
         return not self._unreported
 
+    @property
+    def healthy(self) -> bool:
+        return all(self._healthy.values())
+
     def listed(self, key: str, duration: float, malformed: int) -> None:
         self._unreported.discard(key)
         self._healthy[key] = True
@@ -263,14 +273,17 @@ class _Health:
     def malformed(self) -> None:
         self._parse_errors += 1
 
-    def report(self) -> None:
-        """Flush what a batch of events amounted to: parse errors, then recovery."""
+    def report(self) -> bool:
+        """Flush what a batch of events amounted to: parse errors, then recovery. True if
+        a failure was reported (the runtime then withdrew the snapshot: publish again)."""
+        reported = self._parse_errors > 0
         for _ in range(self._parse_errors):
             self._out.failed("parse", 0.0)
-        if (self._succeeded is not None or self._parse_errors) and all(self._healthy.values()):
+        if (self._succeeded is not None or reported) and self.healthy:
             self._out.succeeded(self._last_duration)
         self._parse_errors = 0
         self._succeeded = None
+        return reported
 
 
 def _drain(events: queue.SimpleQueue[Event], stop: threading.Event) -> list[Event]:

@@ -38,13 +38,16 @@ class WorkflowLedger:
         self._gauge: dict[str, Counter[tuple[str, str]]] = {}  # scope -> (ns, phase) -> n
         self._counted: dict[str, set[str]] = {}  # scope -> UIDs counted and still existing
 
-    def replace(self, scope: str, records: Mapping[str, Workflow]) -> None:
-        """A full list of `scope`: count new completions, forget what no longer exists."""
+    def replace(self, scope: str, records: Mapping[str, Workflow | None]) -> None:
+        """A full list of `scope`: count new completions, forget what no longer exists.
+        A None record is a malformed object: it exists, but is neither shown nor counted."""
         counted = self._counted.setdefault(scope, set())
         counted.intersection_update(records.keys())
         phases: dict[str, tuple[str, str]] = {}
         gauge: Counter[tuple[str, str]] = Counter()
         for uid, wf in records.items():
+            if wf is None:
+                continue
             key = (wf.namespace, wf.phase)
             phases[uid] = key
             gauge[key] += 1

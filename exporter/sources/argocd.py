@@ -94,7 +94,7 @@ class ApplicationLedger:
         self._tallies = tallies
         self._seen: dict[str, dict[str, set[int]]] = {}  # scope -> app UID -> history ids
 
-    def replace(self, scope: str, records: Mapping[str, Application]) -> None:
+    def replace(self, scope: str, records: Mapping[str, Application | None]) -> None:
         seen = self._seen.setdefault(scope, {})
         for uid in set(seen) - records.keys():
             del seen[uid]

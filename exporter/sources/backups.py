@@ -40,8 +40,8 @@ class BackupState:
 
     # `scope` (the reflector) is accepted for symmetry with the other ledgers: there is
     # exactly one, the configured namespace.
-    def replace(self, scope: str, records: Mapping[str, CronJob]) -> None:
-        self._jobs = dict(records)
+    def replace(self, scope: str, records: Mapping[str, CronJob | None]) -> None:
+        self._jobs = {uid: job for uid, job in records.items() if job is not None}
         self._listed = True
 
     def upsert(self, scope: str, uid: str, job: CronJob | None) -> None:

@@ -66,10 +66,14 @@ class Resource:
 
 @dataclass(frozen=True, slots=True)
 class Listed(Generic[R]):
-    """A complete list: `records` replaces everything known about `resource`."""
+    """A complete list: `records` replaces everything known about `resource`.
+
+    A malformed object's record is None: it exists (so what was counted for its UID must
+    be remembered) but its state is unknown. `malformed` also counts objects without a UID.
+    """
 
     resource: Resource
-    records: dict[str, R]  # by metadata.uid
+    records: dict[str, R | None]  # by metadata.uid
     malformed: int
     duration: float
 
@@ -201,7 +205,7 @@ class Reflector(Generic[R]):
 
     def _list(self) -> str:
         started = time.monotonic()
-        records: dict[str, R] = {}
+        records: dict[str, R | None] = {}
         malformed = 0
         token: str | None = None
         while True:
@@ -216,10 +220,10 @@ class Reflector(Generic[R]):
                 resp.release_conn()
             for obj in body.get("items") or ():
                 uid, record = self._project_one(obj)
-                if uid is None or record is None:
-                    malformed += 1
-                else:
+                if uid is not None:
                     records[uid] = record
+                if record is None:
+                    malformed += 1
             del body["items"]  # drop the page's objects before fetching the next one
             meta = body.get("metadata") or {}
             token = meta.get("continue") or None

@@ -132,7 +132,7 @@ class FakeKubeAPI:
     def start(self) -> FakeKubeAPI:
         """Listen (again) on the same port; the first start picks a free one."""
         handler = type("Handler", (_Handler,), {"api": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
+        self._server = _Server(("127.0.0.1", self.port), handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -250,13 +250,14 @@ class FakeKubeAPI:
 
     def drop_watches(self) -> None:
         """Cut every open watch connection mid-stream (no terminating chunk)."""
+        # Under the lock: a watch that already ended may hand its keep-alive connection to
+        # the next request, which must not be cut.
         with self._cond:
-            sockets = list(self._watch_sockets)
+            for sock in self._watch_sockets:
+                with contextlib.suppress(OSError):  # already closed by the client
+                    sock.shutdown(socket.SHUT_RDWR)
             self._watch_sockets.clear()
             self._cond.notify_all()
-        for sock in sockets:
-            with contextlib.suppress(OSError):  # already closed by the client
-                sock.shutdown(socket.SHUT_RDWR)
 
     def expire_watches(self) -> None:
         """Compact history and tell every open watch its version is too old (an ERROR
@@ -464,6 +465,12 @@ class FakeKubeAPI:
             with self._cond:
                 self._watch_sockets.discard(sock)
                 self._expired.discard(sock)
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients hanging up mid-response (watches closed, requests timed out) is routine.
+        pass
 
 
 class _Handler(BaseHTTPRequestHandler):
