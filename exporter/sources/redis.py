@@ -4,6 +4,9 @@ Redis's own counters (keyspace hits/misses) are mirrored as counters: Prometheus
 rate() handles their reset when Redis restarts. One pooled connection, socket timeouts
 equal to the source timeout, and no client-side retries (the runtime's poll loop owns
 retries and backoff, so a down Redis costs one timeout per attempt, not several).
+
+The least-privileged ACL user it needs: `ACL SETUSER slo on >PASSWORD -@all +info +ping`
+(no key patterns, so it can read no data).
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ class RedisSource:
             retry_on_timeout=False,
             health_check_interval=0,
             max_connections=2,
-            client_name="idp-exporter",
+            # No client_name: CLIENT SETNAME would need more than +info (see the docstring).
             **({"ssl_ca_certs": cfg.ca_file} if cfg.ca_file else {}),
         )
 
