@@ -15,7 +15,7 @@ from tests.exporter.helpers import Exporter, start_exporter
 from tests.harness import PostgresServer, wait_until
 
 ROLE_SQL = Path(__file__).parents[2] / "deploy" / "postgres-readonly-role.sql"
-PASSWORD = "pg-Secret-4f9a"  # noqa: S105 - a test password that must never leak
+PASSWORD = "pg-Secret-4f9a"
 AUDIT = """
 CREATE TABLE audit_log (
     id bigserial PRIMARY KEY,

@@ -13,7 +13,7 @@ from exporter import logs
 from tests.exporter.helpers import start_exporter
 from tests.harness import RedisServer, wait_until
 
-PASSWORD = "redis-Secret-77c1"  # noqa: S105 - a test password that must never leak
+PASSWORD = "redis-Secret-77c1"
 
 
 def _config(url: str, extra: str = "") -> str:
