@@ -494,8 +494,8 @@ class _Handler(BaseHTTPRequestHandler):
             api.requests.append(Request(verb, parts.path, query))
         if api.latency:
             time.sleep(api.latency)
-        if parts.path == "/version":
-            return self._json(200, {"major": "1", "minor": "30", "gitVersion": "v1.30.0-fake"})
+        if parts.path.rstrip("/") == "/version":
+            return self._json(200, _VERSION)
         if self.headers.get("Authorization") != f"Bearer {api.token}":
             return self._json(401, _status_obj(401, "Unauthorized", "Unauthorized"))
         fault = api._take_fault(f"{verb} {self.path}")
@@ -503,8 +503,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(
                 fault, _status_obj(fault, _REASONS.get(fault, "InternalError"), "injected")
             )
-        if parts.path in ("/api", "/apis"):
-            return self._json(200, _discovery(parts.path))
+        if parts.path.rstrip("/") in ("/api", "/apis"):
+            return self._json(200, _discovery(parts.path.rstrip("/")))
         if match is None:
             return self._get_one(parts.path)
         coll = api._collections.get((match["group"], match["version"], match["plural"]))
@@ -563,6 +563,18 @@ class _Handler(BaseHTTPRequestHandler):
             if close is not None:
                 close()
 
+
+_VERSION = {
+    "major": "1",
+    "minor": "30",
+    "gitVersion": "v1.30.0-fake",
+    "gitCommit": "0" * 40,
+    "gitTreeState": "clean",
+    "buildDate": "2026-01-01T00:00:00Z",
+    "goVersion": "go1.22.0",
+    "compiler": "gc",
+    "platform": "linux/amd64",
+}
 
 _REASONS = {
     401: "Unauthorized",
