@@ -128,3 +128,7 @@ def _tls(cfg: config.Config) -> ssl.SSLContext | None:
         return tls_context(cfg.web.tls)
     except (ssl.SSLError, OSError) as exc:
         raise _Invalid(f"web.tls: cannot load certificate, key or client CA: {exc}") from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""`idp-exporter` end to end as a subprocess, and log redaction."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from exporter import logs
+from tests.harness import free_port, port_open, wait_until
+
+SECRET = "cli-Secret-5d2e"  # a password that must never leak
+
+
+def _run(args: list[str], **kwargs: object) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "exporter.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parents[2],
+        **kwargs,  # type: ignore[call-overload]
+    )
+
+
+def test_start_serve_and_stop_on_sigterm(
+    tmp_path: Path, shared_pg_dsn: str, shared_redis_url: str
+) -> None:
+    (tmp_path / "pw").write_text(SECRET + "\n")
+    port = free_port()
+    cfg = tmp_path / "exporter.yaml"
+    cfg.write_text(
+        f"""
+sources:
+  - {{name: db, type: postgres, dsn: "{shared_pg_dsn}", password_file: {tmp_path}/pw,
+      interval: 500ms, timeout: 500ms}}
+  - {{name: cache, type: redis, url: "{shared_redis_url}", interval: 500ms, timeout: 500ms}}
+"""
+    )
+    proc = _run(
+        ["--config", str(cfg), f"--web.listen-address=127.0.0.1:{port}", "--log-level", "DEBUG",
+         "--log-format", "json"]
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+
+        def ready() -> bool:
+            try:
+                return httpx.get(f"{url}/readyz").status_code == 200
+            except httpx.HTTPError:
+                return proc.poll() is not None  # stop waiting if it died
+
+        wait_until(ready, 15, "/readyz 200")
+        assert proc.poll() is None
+        text = httpx.get(f"{url}/metrics").text
+        assert 'idp_postgres_up{target="db"} 1.0' in text  # trust auth ignores the password
+        assert 'idp_redis_up{target="cache"} 1.0' in text
+        assert SECRET not in httpx.get(f"{url}/metrics").text
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert SECRET not in err and SECRET not in out
+    messages = [json.loads(line)["msg"] for line in err.splitlines()]
+    assert any(m.startswith("listening on 127.0.0.1") for m in messages)
+    assert messages[-1] == "stopped"
+    assert not port_open(port)
+
+
+def test_config_errors_exit_2_before_listening(tmp_path: Path) -> None:
+    port = free_port()
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(
+        f"""web:
+  listen_address: 127.0.0.1:{port}
+  colour: blue
+sources:
+  - {{name: a, type: http, url: "not a url"}}
+  - {{name: a, type: postgres, dsn: "postgresql://x@db/app", password_file: {tmp_path}/missing}}
+"""
+    )
+    proc = _run(["--config", str(cfg)])
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 2
+    # FILE:LINE:COL: path: message, every error, in file order (columns vary by node)
+    lines = [re.sub(r"^(.*?:\d+):\d+:", r"\1:", line) for line in err.strip().splitlines()]
+    assert lines == [
+        f"{cfg}:3: web.colour: unknown key",
+        f"{cfg}:5: sources[0].url: scheme must be one of http, https",
+        f"{cfg}:6: sources[1].name: duplicate source name 'a' (also sources[0])",
+        f"{cfg}:6: sources[1].password_file: file {tmp_path}/missing does not exist or is not a regular file",
+    ]
+    assert out == ""
+    assert not port_open(port)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--config", "/nonexistent.yaml"], "cannot read"),
+        (["--log-level", "loud"], "Invalid value for '--log-level'"),
+        (["--web.listen-address", "nowhere"], "invalid listen address"),
+    ],
+)
+def test_bad_flags_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    cfg = tmp_path / "ok.yaml"
+    cfg.write_text("sources: [{name: a, type: http, url: 'http://127.0.0.1:1/'}]\n")
+    if "--config" not in args:
+        args = ["--config", str(cfg), *args]
+    proc = _run(args)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 2
+    assert message in err
+
+
+def test_redaction_filter() -> None:
+    stream = io.StringIO()
+    logs.setup("info", "logfmt", stream)
+    logs.register_secret("file-secret-value")
+    log = logging.getLogger("exporter.test")
+    try:
+        log.info("dsn %s", "postgresql://idp:pa55word@db:5432/app")
+        log.info("keyword dsn host=db password='p a s s' user=idp")
+        log.info("keyword dsn host=db password=plain user=idp")
+        log.info("the secret file-secret-value appeared")
+        try:
+            raise RuntimeError("connect to redis://:redispw@cache:6379 failed")
+        except RuntimeError:
+            log.exception("failed")
+        log.debug("below the level: pa55word")
+    finally:
+        logging.getLogger().handlers.clear()
+    text = stream.getvalue()
+    for secret in ("pa55word", "p a s s", "plain", "file-secret-value", "redispw"):
+        assert secret not in text, text
+    assert "postgresql://idp:***@db:5432/app" in text
+    assert "redis://:***@cache:6379" in text
+    assert "password=***" in text
