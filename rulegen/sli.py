@@ -13,8 +13,9 @@ from rulegen.model import SLI, Latency, Probe, Ratio, Raw
 
 
 def _sum(expr: str, group_by: tuple[str, ...], op: str = "sum") -> str:
-    by = f" by ({', '.join(group_by)})" if group_by else ""
-    return f"{op}{by} ({expr})"
+    if not group_by:
+        return f"{op}({expr})"
+    return f"{op} by ({', '.join(group_by)}) ({expr})"
 
 
 def total(sli: SLI, window: int) -> str:

@@ -1,0 +1,39 @@
+"""Shared helpers for rulegen tests: write specs, run the CLI in-process, run promtool."""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from rulegen.cli import main
+
+HEAD = "apiVersion: idp-slo/v1\nkind: SLOSpec\nmetadata: {name: t}\n"
+
+RATIO_SLO = """\
+slos:
+  - name: ok
+    objective: 99.9
+    sli:
+      ratio:
+        errors: app_errors_total
+        total: app_requests_total
+"""
+
+
+def spec(tmp_path: Path, body: str, head: str = HEAD, name: str = "spec.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(head + textwrap.dedent(body))
+    return path
+
+
+def cli(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def run_promtool(promtool_bin: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [promtool_bin, *args], capture_output=True, text=True, check=False, timeout=600
+    )
