@@ -134,6 +134,9 @@ class _Handler(BaseHTTPRequestHandler):
     server: MetricsServer
     protocol_version = "HTTP/1.1"
     timeout = IDLE_TIMEOUT
+    # Headers and body go out in two writes; with Nagle on, a small response waits for
+    # the client's delayed ACK (~40 ms) before its body leaves.
+    disable_nagle_algorithm = True
     server_version = f"idp-exporter/{__version__}"
     sys_version = ""
 
