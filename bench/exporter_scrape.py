@@ -19,22 +19,18 @@ import shutil
 import socket
 import statistics
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterable
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
-from prometheus_client import CollectorRegistry, generate_latest  # noqa: E402
-from prometheus_client.metrics_core import Metric  # noqa: E402
-from prometheus_client.registry import Collector  # noqa: E402
-
-from exporter import families  # noqa: E402
-from exporter.config import RedisSourceConfig  # noqa: E402
-from exporter.runtime import Runtime  # noqa: E402
-from exporter.server import MetricsServer  # noqa: E402
-from exporter.sources.redis import RedisSource  # noqa: E402
+from exporter import families
+from exporter.config import RedisSourceConfig
+from exporter.runtime import Runtime
+from exporter.server import MetricsServer
+from exporter.sources.redis import RedisSource
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 SIZES = (1_000, 10_000, 100_000)
@@ -125,11 +121,11 @@ def bench_scrape() -> None:
             }
             theirs = {
                 False: (
-                    _time(lambda: generate_latest(registry), repeat_slow),
+                    _time(lambda r=registry: generate_latest(r), repeat_slow),
                     len(generate_latest(registry)),
                 ),
                 True: (
-                    _time(lambda: gzip.compress(generate_latest(registry)), repeat_slow),
+                    _time(lambda r=registry: gzip.compress(generate_latest(r)), repeat_slow),
                     len(gzip.compress(generate_latest(registry))),
                 ),
             }
