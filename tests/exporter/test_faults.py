@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Iterator
 
+import httpx
 import psycopg
 import pytest
 
-from tests.exporter.helpers import Exporter, Series, start_exporter, value
+from exporter import catalog
+from tests.exporter.helpers import Exporter, Series, parse, start_exporter, value
 from tests.harness import PostgresServer, RedisServer, wait_until
 
 INTERVAL = 0.5
@@ -106,3 +109,19 @@ def test_redis_restart(exporter: Exporter, redis_server: RedisServer) -> None:
     redis_server.start()
     _back_within_three_intervals(exporter, "cache")
     assert exporter.value("idp_redis_keyspace_hits_total", target="cache") is not None
+
+
+def test_everything_emitted_is_in_the_catalog_and_promtool_clean(
+    exporter: Exporter, promtool: str
+) -> None:
+    text = httpx.get(f"{exporter.url}/metrics").text
+    series = parse(text)
+    names = {name for name, _ in series}
+    assert {"idp_postgres_up", "idp_redis_up", "idp_audit_events_total"} <= names
+    allowed = catalog.series_names()
+    for name, labels in series:
+        family = catalog.family_of(name)
+        assert name in allowed and family is not None, f"{name} is not in the catalog"
+        assert {k for k, _ in labels} - {"le"} == set(family.labels), name
+    proc = subprocess.run([promtool, "check", "metrics"], input=text.encode(), capture_output=True)
+    assert proc.returncode == 0 and proc.stdout == proc.stderr == b"", (proc.stdout, proc.stderr)
