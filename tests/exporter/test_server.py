@@ -25,9 +25,13 @@ HASH = bcrypt.hashpw(b"right", bcrypt.gensalt(4)).decode()
 
 @pytest.fixture
 def exp() -> Iterator[Exporter]:
-    poller = FakePoller("p")
+    poller = FakePoller("p", interval=60)  # one refresh, then the exposition stays put
     exporter = start_exporter(CFG, sources=[poller])
-    wait_until(lambda: exporter.runtime.is_ready(), 5, "ready")
+    wait_until(
+        lambda: b'idp_exporter_source_up{source="p"} 1.0' in exporter.runtime.exposition().text,
+        5,
+        "first refresh rendered",
+    )
     yield exporter
     exporter.stop()
 
