@@ -19,14 +19,13 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import cast
+from typing import TypeGuard, cast
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.openmetrics import exposition as _openmetrics
 from prometheus_client.registry import Collector
-from typing_extensions import TypeIs
 
 from exporter import __version__, catalog, families
 from exporter import snapshot as snapshots
@@ -356,5 +355,5 @@ def _with_probe(name: str, state: _State) -> Sequence[Metric]:
     return (*state.snapshot, probe)
 
 
-def _is_poller(source: Source | Poller) -> TypeIs[Poller]:
+def _is_poller(source: Source | Poller) -> TypeGuard[Poller]:
     return hasattr(source, "refresh")
