@@ -632,17 +632,29 @@ def _discovery(path: str) -> dict[str, Any]:
 
 def _parse_selector(text: str) -> Callable[[dict[str, str]], bool]:
     """Equality-based selectors (`a=b`, `a==b`, `a!=b`, `a`, `!a`), comma-joined."""
-    checks: list[Callable[[dict[str, str]], bool]] = []
+    clauses: list[tuple[str, str, str]] = []  # (op, key, value)
     for clause in filter(None, (c.strip() for c in text.split(","))):
         if "!=" in clause:
-            k, v = (s.strip() for s in clause.split("!=", 1))
-            checks.append(lambda labels, k=k, v=v: labels.get(k) != v)
+            k, v = clause.split("!=", 1)
+            clauses.append(("!=", k.strip(), v.strip()))
         elif "=" in clause:
-            k, v = (s.strip() for s in clause.replace("==", "=").split("=", 1))
-            checks.append(lambda labels, k=k, v=v: labels.get(k) == v)
+            k, v = clause.replace("==", "=").split("=", 1)
+            clauses.append(("=", k.strip(), v.strip()))
         elif clause.startswith("!"):
-            absent = clause[1:].strip()
-            checks.append(lambda labels, k=absent: k not in labels)
+            clauses.append(("!", clause[1:].strip(), ""))
         else:
-            checks.append(lambda labels, k=clause: k in labels)
-    return lambda labels: all(check(labels) for check in checks)
+            clauses.append(("exists", clause, ""))
+
+    def matches(labels: dict[str, str]) -> bool:
+        for op, key, value in clauses:
+            if op == "=" and labels.get(key) != value:
+                return False
+            if op == "!=" and labels.get(key) == value:
+                return False
+            if op == "!" and key in labels:
+                return False
+            if op == "exists" and key not in labels:
+                return False
+        return True
+
+    return matches

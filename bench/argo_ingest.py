@@ -1,0 +1,255 @@
+"""Argo source ingestion against the fake Kubernetes API, and a naive scrape-time lister.
+
+Measures, for N realistic workflows (5-20 KB each, status.nodes included):
+- initial sync: time from start to `ready` and the source process's peak RSS;
+- watch ingestion: events/s applied from a backlog of M new completed deployments;
+- the naive (Pelorus-style) collector: list every workflow at scrape time and count them,
+  its time per scrape and peak RSS.
+
+The fake API runs in its own process, and each measured collector in a fresh process, so
+RSS and CPU belong to what is measured. Usage:
+
+    python bench/argo_ingest.py [--workflows 10000 100000] [--events 20000] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import resource
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from exporter.config import ArgoSourceConfig
+from exporter.sources.argo import ArgoSource
+from exporter.sources.base import Snapshot
+from tests.fakes.kube_api import WORKFLOWS, FakeKubeAPI
+from tests.fakes.objects import workflow
+
+EPOCH = time.time()
+PHASES = ("Succeeded", "Succeeded", "Succeeded", "Failed", "Error", "Running")
+
+
+def _population(n: int) -> Any:
+    """n workflows finished before the epoch (not counted), 5-20 KB, mixed phases."""
+    for i in range(n):
+        yield workflow(
+            f"deploy-{i:06d}",
+            phase=PHASES[i % len(PHASES)],
+            template="deployment-standard" if i % 4 else "nightly-report",
+            started=EPOCH - 86400 + i % 50000,
+            steps=6 + i % 20,
+        )
+
+
+def _serve(conn: Connection, n: int) -> None:
+    """The fake API process: load n workflows, then obey commands from the parent."""
+    api = FakeKubeAPI(bookmark_interval=30.0).start()
+    t0 = time.perf_counter()
+    api.load(WORKFLOWS, _population(n))
+    conn.send({"port": api.port, "load_seconds": time.perf_counter() - t0})
+    burst = 0
+    while True:
+        cmd = conn.recv()
+        if cmd[0] == "stop":
+            api.stop()
+            return
+        if cmd[0] == "burst":
+            # Queue M events while watches are held, then release them all at once, so
+            # the client's ingestion rate is measured, not the server's.
+            api.stall_watches()
+            for i in range(cmd[1]):
+                api.create(
+                    WORKFLOWS,
+                    workflow(
+                        f"burst-{burst}-{i:06d}",
+                        started=EPOCH + 10,
+                        finished=EPOCH + 70,
+                        steps=6 + i % 20,
+                    ),
+                )
+            api.stall_watches(False)
+            burst += 1
+            conn.send("ok")
+
+
+class _Publisher:
+    def __init__(self) -> None:
+        self.ready_at: float | None = None
+        self.counted = 0.0
+        self.tracked = 0.0
+        self.changed = threading.Event()
+
+    def publish(self, snapshot: Snapshot) -> None:
+        counted = tracked = 0.0
+        for family in snapshot:
+            for s in family.samples:
+                if s.name == "idp_deployments_total":
+                    counted += s.value
+                elif s.name == "idp_workflows":
+                    tracked += s.value
+        self.counted, self.tracked = counted, tracked
+        self.changed.set()
+
+    def succeeded(self, duration: float) -> None:
+        pass
+
+    def failed(self, reason: str, duration: float) -> None:
+        print(f"  source failed: {reason}", file=sys.stderr)
+
+    def ready(self) -> None:
+        self.ready_at = time.perf_counter()
+
+
+def _config(kubeconfig: Path) -> ArgoSourceConfig:
+    return ArgoSourceConfig.model_validate(
+        {
+            "name": "bench",
+            "type": "argo",
+            "cluster": "bench",
+            "kubeconfig": str(kubeconfig),
+            "namespaces": ["argo"],
+            "deployments": {"templates": ["deployment-standard"], "environments": ["production"]},
+            "interval": "10m",
+            "timeout": "30s",
+        }
+    )
+
+
+def _run_source(conn: Connection, kubeconfig: str) -> None:
+    """A collector process: initial sync, then ingest the burst the parent triggers."""
+    out = _Publisher()
+    stop = threading.Event()
+    source = ArgoSource(_config(Path(kubeconfig)), process_start=EPOCH, publish_every=0.05)
+    start = time.perf_counter()
+    thread = threading.Thread(target=source.run, args=(out, stop), daemon=True)
+    thread.start()
+    while out.ready_at is None:
+        time.sleep(0.01)
+    result: dict[str, Any] = {
+        "ready_seconds": out.ready_at - start,
+        "tracked": out.tracked,
+        "rss_after_sync_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    conn.send(result)
+    events = conn.recv()
+    if events:
+        first = None
+        while out.counted < events:
+            out.changed.wait(1)
+            out.changed.clear()
+            if first is None and out.counted > 0:
+                first = time.perf_counter()  # the backlog started arriving
+        # The publisher sees at most one change per 50 ms: rate over the whole backlog
+        # from its first visible event.
+        elapsed = time.perf_counter() - (first or start)
+        result = {"events_per_second": events / max(elapsed, 1e-9)}
+    result["rss_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    stop.set()
+    thread.join(10)
+    conn.send(result)
+
+
+def _run_naive(conn: Connection, kubeconfig: str, scrapes: int) -> None:
+    """The scrape-time approach: every scrape lists all workflows and counts them."""
+    from kubernetes import client as k8s
+    from kubernetes import config as k8s_config
+
+    new_client: Any = k8s_config.new_client_from_config
+    api = k8s.CustomObjectsApi(new_client(kubeconfig))
+    times = []
+    for _ in range(scrapes):
+        t0 = time.perf_counter()
+        phases: Counter[str] = Counter()
+        token = None
+        while True:
+            page: Any = api.list_namespaced_custom_object(
+                "argoproj.io", "v1alpha1", "argo", "workflows", limit=500, _continue=token
+            )
+            for obj in page["items"]:
+                phases[(obj.get("status") or {}).get("phase", "")] += 1
+            token = page["metadata"].get("continue")
+            if not token:
+                break
+        times.append(time.perf_counter() - t0)
+    conn.send(
+        {
+            "scrape_seconds": times,
+            "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        }
+    )
+
+
+def _child(target: Any, *args: Any) -> tuple[Any, Connection]:
+    parent, child = mp.Pipe()
+    proc = mp.Process(target=target, args=(child, *args))
+    proc.start()
+    return proc, parent
+
+
+def _spread(values: list[float]) -> str:
+    med = statistics.median(values)
+    return f"median {med:8.2f}  min {min(values):8.2f}  max {max(values):8.2f}  (n={len(values)})"
+
+
+def bench(n: int, events: int, runs: int, naive_scrapes: int) -> None:
+    print(f"== {n:,} workflows (5-20 KB each), {events:,} watch events, {runs} runs")
+    server, ctl = _child(_serve, n)
+    info = ctl.recv()
+    print(f"  fake API loaded in {info['load_seconds']:.1f}s")
+    with tempfile.TemporaryDirectory() as tmp:
+        kubeconfig = FakeKubeAPI(token="fake-token")
+        kubeconfig.port = info["port"]
+        path = str(kubeconfig.kubeconfig(Path(tmp) / "kubeconfig"))
+        ready, rss_sync, rates, rss_peak = [], [], [], []
+        for run in range(runs):
+            proc, conn = _child(_run_source, path)
+            first = conn.recv()
+            assert first["tracked"] == n + run * events, first  # earlier bursts stay
+            ready.append(first["ready_seconds"])
+            rss_sync.append(first["rss_after_sync_mb"])
+            conn.send(events)
+            ctl.send(("burst", events))
+            ctl.recv()
+            second = conn.recv()
+            rates.append(second["events_per_second"])
+            rss_peak.append(second["rss_peak_mb"])
+            proc.join()
+        print(f"  idp-exporter time to ready (s)      {_spread(ready)}")
+        print(f"  idp-exporter peak RSS after sync MB {_spread(rss_sync)}")
+        print(f"  idp-exporter watch events/s         {_spread(rates)}")
+        print(f"  idp-exporter peak RSS at end MB     {_spread(rss_peak)}")
+        proc, conn = _child(_run_naive, path, naive_scrapes)
+        naive = conn.recv()
+        proc.join()
+        print(f"  naive list-per-scrape (s/scrape)    {_spread(naive['scrape_seconds'])}")
+        print(f"  naive peak RSS MB                   {naive['rss_peak_mb']:.0f}")
+    ctl.send(("stop",))
+    server.join()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workflows", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--naive-scrapes", type=int, default=3)
+    args = parser.parse_args()
+    mp.set_start_method("fork")
+    print(json.dumps({"python": sys.version.split()[0], "cpus": mp.cpu_count()}))
+    for n in args.workflows:
+        bench(n, args.events, args.runs, args.naive_scrapes)
+
+
+if __name__ == "__main__":
+    main()
