@@ -54,6 +54,7 @@ def _population(n: int) -> Any:
 
 def _serve(conn: Connection, n: int) -> None:
     """The fake API process: load n workflows, then obey commands from the parent."""
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     api = FakeKubeAPI(bookmark_interval=30.0).start()
     t0 = time.perf_counter()
     api.load(WORKFLOWS, _population(n))
@@ -80,6 +81,13 @@ def _serve(conn: Connection, n: int) -> None:
                 )
             api.stall_watches(False)
             burst += 1
+            conn.send("ok")
+        if cmd[0] == "cleanup":
+            # Back to the initial population, so every run syncs the same n workflows.
+            for name in [
+                k[1] for k in list(api._coll(WORKFLOWS).objects) if k[1].startswith("burst-")
+            ]:
+                api.delete(WORKFLOWS, "argo", name)
             conn.send("ok")
 
 
@@ -212,10 +220,10 @@ def bench(n: int, events: int, runs: int, naive_scrapes: int) -> None:
         kubeconfig.port = info["port"]
         path = str(kubeconfig.kubeconfig(Path(tmp) / "kubeconfig"))
         ready, rss_sync, rates, rss_peak = [], [], [], []
-        for run in range(runs):
+        for _ in range(runs):
             proc, conn = _child(_run_source, path)
             first = conn.recv()
-            assert first["tracked"] == n + run * events, first  # earlier bursts stay
+            assert first["tracked"] == n, first
             ready.append(first["ready_seconds"])
             rss_sync.append(first["rss_after_sync_mb"])
             conn.send(events)
@@ -225,6 +233,8 @@ def bench(n: int, events: int, runs: int, naive_scrapes: int) -> None:
             rates.append(second["events_per_second"])
             rss_peak.append(second["rss_peak_mb"])
             proc.join()
+            ctl.send(("cleanup",))
+            ctl.recv()
         print(f"  idp-exporter time to ready (s)      {_spread(ready)}")
         print(f"  idp-exporter peak RSS after sync MB {_spread(rss_sync)}")
         print(f"  idp-exporter watch events/s         {_spread(rates)}")
@@ -246,6 +256,7 @@ def main() -> None:
     parser.add_argument("--naive-scrapes", type=int, default=3)
     args = parser.parse_args()
     mp.set_start_method("fork")
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     print(json.dumps({"python": sys.version.split()[0], "cpus": mp.cpu_count()}))
     for n in args.workflows:
         bench(n, args.events, args.runs, args.naive_scrapes)
