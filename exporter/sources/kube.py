@@ -114,6 +114,10 @@ Event = Listed[Any] | Upserted[Any] | Deleted | Failed | Malformed
 Project = Callable[[dict[str, Any]], R]
 
 
+class _Stopped(Exception):
+    """Raised to abandon a long list when the source is being stopped."""
+
+
 class Backoff:
     """Exponential backoff with jitter, capped."""
 
@@ -167,7 +171,7 @@ class Reflector(Generic[R]):
             try:
                 if rv is None or time.monotonic() >= next_resync:
                     rv = None
-                    rv = self._list()
+                    rv = self._list(stop)
                     next_resync = time.monotonic() + self._resync
                     self._backoff.reset()
                     gone_in_a_row = 0
@@ -203,7 +207,7 @@ class Reflector(Generic[R]):
 
     # -- list -------------------------------------------------------------------------
 
-    def _list(self) -> str:
+    def _list(self, stop: threading.Event) -> str:
         started = time.monotonic()
         records: dict[str, R | None] = {}
         malformed = 0
@@ -224,9 +228,11 @@ class Reflector(Generic[R]):
                     records[uid] = record
                 if record is None:
                     malformed += 1
-            del body["items"]  # drop the page's objects before fetching the next one
+            body.pop("items", None)  # drop the page's objects before fetching the next one
             meta = body.get("metadata") or {}
             token = meta.get("continue") or None
+            if stop.is_set():
+                raise _Stopped
             if token is None:
                 rv = str(meta.get("resourceVersion") or "")
                 break
