@@ -28,7 +28,7 @@ from pydantic import (
     model_validator,
 )
 
-from exporter import yamlload
+from exporter import labelselector, yamlload
 
 # --- small value types -------------------------------------------------------------
 
@@ -164,6 +164,13 @@ class ArgoDeployments(_Strict):
     label_selector: str | None = None
     environment_parameter: str = "environment"
     environments: list[str] | None = None  # allow-list; others fold to "unknown"
+
+    @field_validator("label_selector")
+    @classmethod
+    def _selector(cls, value: str | None) -> str | None:
+        if value is not None:
+            labelselector.parse(value)  # raises ValueError naming the bad clause
+        return value
 
 
 class ArgoRollbacks(_Strict):

@@ -20,9 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from exporter import labelselector
 from exporter.catalog import OTHER, UNKNOWN
 from exporter.sources import kube_fields as f
-from exporter.sources import labelselector
 
 DEPLOYMENT = "deployment"
 ROLLBACK = "rollback"

@@ -177,3 +177,19 @@ def test_bad_durations(text: str) -> None:
 )
 def test_listen_address(text: str, address: tuple[str, int]) -> None:
     assert config.parse_listen_address(text) == address
+
+
+def test_invalid_argo_label_selector_is_a_located_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "sources:\n"
+        "  - name: c1\n"
+        "    type: argo\n"
+        "    cluster: c1\n"
+        "    namespaces: [argo]\n"
+        "    deployments: {templates: [deploy], label_selector: 'app in (a,'}\n"
+    )
+    with pytest.raises(config.ConfigError) as err:
+        config.load(path)
+    assert "deployments.label_selector" in str(err.value)
+    assert "label selector" in str(err.value)

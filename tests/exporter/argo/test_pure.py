@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exporter.sources import labelselector
+from exporter import labelselector
 from exporter.sources.argo_state import WorkflowLedger
 from exporter.sources.argo_tallies import Tallies
 from exporter.sources.argocd import Entry, rollbacks
