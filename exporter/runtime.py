@@ -101,6 +101,13 @@ class Channel:
 
         self._runtime._update(self.name, apply)
 
+    def count_error(self, reason: str) -> None:
+        if reason not in catalog.ERROR_REASONS:
+            reason = "other"
+        self._runtime._update(
+            self.name, lambda s: s.errors.__setitem__(reason, s.errors[reason] + 1)
+        )
+
     def ready(self) -> None:
         self._runtime._update(self.name, lambda s: setattr(s, "ready", True), render=False)
 

@@ -15,10 +15,8 @@ Health (what the runtime turns into idp_exporter_source_*):
   only if all of its collections are readable (e.g. a 403 on applications marks it down).
 - `ready` once every reflector's first list finished, successfully or not (or at once if
   no client can be built, e.g. a wrong kubeconfig context).
-- A malformed object is skipped and reported as `failed("parse")`; if the source is
-  otherwise healthy it is immediately followed by `succeeded` and a fresh publish, so one
-  bad workflow counts an error without marking the whole cluster down until the next
-  resync.
+- A malformed object is skipped and counted with `count_error("parse")`: one bad
+  workflow is an error, not an outage, so the cluster stays up and keeps its samples.
 - Snapshots are published only while every collection is healthy. The runtime withdraws
   a source's samples on `failed` (stale data is worse than none) and they come back, with
   everything counted meanwhile, at the first publish after recovery.
@@ -197,7 +195,7 @@ class ArgoSource:
                 batch = _drain(events, stop)
                 for event in batch:
                     dirty |= self._apply(event, ledgers, health)
-                dirty |= health.report()
+                health.report()
                 now = time.monotonic()
                 due = now - last_publish >= self._publish_every
                 if health.all_reported and not health.told_ready:
@@ -273,17 +271,14 @@ class _Health:
     def malformed(self) -> None:
         self._parse_errors += 1
 
-    def report(self) -> bool:
-        """Flush what a batch of events amounted to: parse errors, then recovery. True if
-        a failure was reported (the runtime then withdrew the snapshot: publish again)."""
-        reported = self._parse_errors > 0
+    def report(self) -> None:
+        """Flush what a batch of events amounted to: parse errors, then recovery."""
         for _ in range(self._parse_errors):
-            self._out.failed("parse", 0.0)
-        if (self._succeeded is not None or reported) and self.healthy:
+            self._out.count_error("parse")
+        if self._succeeded is not None and self.healthy:
             self._out.succeeded(self._last_duration)
         self._parse_errors = 0
         self._succeeded = None
-        return reported
 
 
 def _drain(events: queue.SimpleQueue[Event], stop: threading.Event) -> list[Event]:

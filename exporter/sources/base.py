@@ -53,6 +53,10 @@ class Publisher(Protocol):
     def failed(self, reason: str, duration: float) -> None:
         """A refresh failed; `reason` is one of ERROR_REASONS."""
 
+    def count_error(self, reason: str) -> None:
+        """Count an error that does not make the source down (e.g. one unreadable object
+        among many): the samples and `source_up` stay as they are."""
+
     def ready(self) -> None:
         """The first refresh or initial list finished, whether it succeeded or not."""
 

@@ -124,6 +124,18 @@ def test_nothing_changes_nothing_is_rendered() -> None:
         rt.stop()
 
 
+def test_a_counted_error_keeps_the_source_up_and_its_samples() -> None:
+    rt = Runtime([Idle()])
+    out = rt.channel("x")
+    out.publish([families.samples("idp_workflows", {("c", "argo", "Running"): 2})])
+    out.succeeded(0.1)
+    out.count_error("parse")
+    text = parse(rt.render().text.decode())
+    assert value(text, "idp_exporter_source_up", source="x") == 1
+    assert value(text, "idp_exporter_source_errors_total", source="x", reason="parse") == 1
+    assert value(text, "idp_workflows", cluster="c", namespace="argo", phase="Running") == 2
+
+
 @pytest.fixture
 def running() -> tuple[Exporter, FakePoller, FakePoller]:
     a, b = FakePoller("a"), FakePoller("b")

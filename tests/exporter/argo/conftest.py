@@ -47,6 +47,10 @@ class RecordingPublisher:
         with self._lock:
             self.calls.append(("failed", reason))
 
+    def count_error(self, reason: str) -> None:
+        with self._lock:
+            self.calls.append(("error", reason))
+
     def ready(self) -> None:
         with self._lock:
             self.is_ready = True
@@ -56,11 +60,14 @@ class RecordingPublisher:
     @property
     def up(self) -> bool:
         with self._lock:
-            return bool(self.calls) and self.calls[-1][0] == "succeeded"
+            health = [kind for kind, _ in self.calls if kind != "error"]
+            return bool(health) and health[-1] == "succeeded"
 
     def errors(self, reason: str | None = None) -> int:
         with self._lock:
-            return sum(1 for kind, r in self.calls if kind == "failed" and reason in (None, r))
+            return sum(
+                1 for kind, r in self.calls if kind in ("failed", "error") and reason in (None, r)
+            )
 
     def value(self, sample: str, **labels: str) -> float | None:
         """The value of one sample in the latest snapshot (None if absent)."""

@@ -38,6 +38,7 @@ def test_malformed_workflows_are_skipped_and_counted_as_parse_errors(
     assert run.out.errors("parse") == len(MALFORMED)
     assert run.out.errors() == len(MALFORMED)
     assert run.out.up  # one bad object does not take the cluster down
+    assert not [call for call in run.out.calls if call[0] == "failed"]
     assert deployments(run, "succeeded") == 1
     wf = {"cluster": "us-east-1", "namespace": "argo"}
     assert run.out.value("idp_workflows", **wf, phase="Succeeded") == 1
