@@ -25,6 +25,7 @@ Health (what the runtime turns into idp_exporter_source_*):
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
 import time
@@ -82,13 +83,16 @@ class ArgoSource:
         self._tallies = Tallies(cfg.cluster)
         if environments:
             self._tallies.initialise(environments, cfg.deployments.templates)
-        self.workflows = WorkflowLedger(process_start, self._tallies)
+        # Kubernetes timestamps have whole-second resolution: a workflow that finished in
+        # the second the process started has finishedAt <= start and must still count.
+        epoch = math.floor(process_start)
+        self.workflows = WorkflowLedger(epoch, self._tallies)
         self._backups = (
             BackupState(cfg.backups.namespace, cfg.backups.cronjobs) if cfg.backups else None
         )
         project_workflow = WorkflowProjector(
             cfg.deployments.templates,
-            cfg.deployments.label_selector,  # ValueError here if the selector is invalid
+            cfg.deployments.label_selector,  # already validated by config
             cfg.deployments.environment_parameter,
             environments,
             cfg.rollbacks.templates if cfg.rollbacks else None,
@@ -103,7 +107,7 @@ class ArgoSource:
                 (
                     Resource(*ARGO, "applications", cfg.argocd.namespace),
                     ApplicationProjector(cfg.argocd.environment_label, environments),
-                    ApplicationLedger(process_start, self._tallies),
+                    ApplicationLedger(epoch, self._tallies),
                 )
             )
         if self._backups and cfg.backups:

@@ -73,6 +73,18 @@ def test_startup_counts_nothing_that_finished_before_the_process(
     assert all(r.query.get("limit") == "500" for r in api.requests_of("list"))
 
 
+def test_a_workflow_finishing_in_the_start_second_counts(
+    api: FakeKubeAPI, kubeconfig: Path, run_source: Callable[..., Running]
+) -> None:
+    # finishedAt has whole-second resolution: 0.7 s into the start second it still reads
+    # as the start second, which is not before the process started.
+    api.load(WORKFLOWS, [workflow("same-second", started=at(-60), finished=at(0))])
+    api.load(WORKFLOWS, [workflow("second-before", started=at(-60), finished=at(-1))])
+    run = run_source(argo_config(kubeconfig), epoch=at(0.7))
+    run.wait_ready()
+    assert deployments(run, "succeeded") == 1
+
+
 def test_live_transitions_are_counted_once_with_exact_histograms(
     api: FakeKubeAPI, kubeconfig: Path, run_source: Callable[..., Running]
 ) -> None:
