@@ -26,7 +26,7 @@ END
 $$;
 
 GRANT USAGE ON SCHEMA public TO idp_exporter;
-GRANT SELECT (id, action, metadata, created_at) ON TABLE public.audit_log TO idp_exporter;
+GRANT SELECT (id, action, metadata, "timestamp") ON TABLE public.audit_log TO idp_exporter;
 
 ALTER ROLE idp_exporter SET default_transaction_read_only = on;
 ALTER ROLE idp_exporter SET statement_timeout = '5s';

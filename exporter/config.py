@@ -235,7 +235,7 @@ class PostgresAudit(_Strict):
     # Monotonic column: only rows with a larger key than at start are counted.
     key_column: SqlIdent = "id"
     action_column: SqlIdent = "action"
-    time_column: SqlIdent = "created_at"
+    time_column: SqlIdent = "timestamp"  # the guide's audit_log schema
     metadata_column: SqlIdent = "metadata"  # jsonb; the environment is metadata->>'environment'
     actions: list[str] = Field(min_length=1)  # allow-list; other actions are not counted
     environments: list[str] = Field(

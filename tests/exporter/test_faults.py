@@ -22,7 +22,7 @@ def exporter(pg_server: PostgresServer, redis_server: RedisServer) -> Iterator[E
     with psycopg.connect(pg_server.dsn, autocommit=True) as conn:
         conn.execute(
             "CREATE TABLE audit_log (id bigserial PRIMARY KEY, action text, metadata jsonb,"
-            " created_at timestamptz DEFAULT now())"
+            " timestamp timestamptz DEFAULT now())"
         )
     exp = start_exporter(
         f"""

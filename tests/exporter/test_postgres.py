@@ -22,7 +22,7 @@ CREATE TABLE audit_log (
     actor text,
     action text NOT NULL,
     metadata jsonb NOT NULL DEFAULT '{}',
-    created_at timestamptz NOT NULL DEFAULT now()
+    timestamp timestamptz NOT NULL DEFAULT now()
 )
 """
 
@@ -109,7 +109,7 @@ def _audit(exp: Exporter) -> dict[tuple[str, str], float]:
 def test_audit_counts_exactly_the_rows_inserted_after_start(pg: PostgresServer) -> None:
     # Rows present before the exporter starts are never counted.
     _insert(pg.dsn, [("deployment.trigger", "production")] * 5)
-    _sql(pg.dsn, "UPDATE audit_log SET created_at = now() - interval '1 day' WHERE id = 1")
+    _sql(pg.dsn, "UPDATE audit_log SET timestamp = now() - interval '1 day' WHERE id = 1")
     exp = start_exporter(_config(pg.dsn))
     try:
         wait_until(lambda: exp.value("idp_postgres_up", target="db") == 1, 10, "up")
