@@ -72,22 +72,24 @@ def dashboard_configmap(uid: str, folder: str, dashboard_json: str, opts: Deploy
     }
 
 
-def dashboard_provider(name: str = "idp-slo") -> JSON:
-    """Grafana file provider: folders come from the directory tree, UI edits are refused."""
+def dashboard_provider(name: str = "idp-slo", folder: str = "IDP") -> JSON:
+    """Grafana file provider for the bundle's flat dashboards/ folder; UI edits are refused.
+
+    dashboards/<uid>.json is flat (CONTRACT §2), so the folder is named here; in-cluster,
+    the sidecar files each ConfigMap by its grafana_folder annotation instead.
+    """
     return {
         "apiVersion": 1,
         "providers": [
             {
                 "name": name,
                 "orgId": 1,
-                # Must stay empty when foldersFromFilesStructure is on.
-                "folder": "",
-                "folderUid": "",
+                "folder": folder,
                 "type": "file",
                 "disableDeletion": False,
                 "updateIntervalSeconds": 30,
                 "allowUiUpdates": False,
-                "options": {"path": GRAFANA_DASHBOARD_PATH, "foldersFromFilesStructure": True},
+                "options": {"path": GRAFANA_DASHBOARD_PATH, "foldersFromFilesStructure": False},
             }
         ],
     }

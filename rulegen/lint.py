@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -92,8 +92,36 @@ _RATE_FUNCS = frozenset({"rate", "irate", "increase"})
 
 
 @dataclass(frozen=True, order=True)
+class Where:
+    """Where a finding is: a dashboard (variable, panel, target) or a rule of a group.
+
+    Structured, so the caller can map it back to the spec's file:line; -1 means "none".
+    """
+
+    uid: str = ""
+    variable: str = ""
+    panel_id: int = -1
+    panel: str = ""
+    target: int = -1
+    group: str = ""
+    rule_name: str = ""
+
+    def __str__(self) -> str:
+        if self.group:
+            return f"rule group {self.group}, rule {self.rule_name}"
+        out = f"dashboard {self.uid}"
+        if self.variable:
+            out += f", variable {self.variable}"
+        if self.panel_id >= 0:
+            out += f', panel "{self.panel}"'
+        if self.target >= 0:
+            out += f", target {self.target}"
+        return out
+
+
+@dataclass(frozen=True, order=True)
 class Finding:
-    location: str  # e.g. `dashboard idp-overview, panel "Error rate", target 0`
+    location: Where
     rule: str
     message: str
 
@@ -219,7 +247,7 @@ def _bare_counters(node: Any, in_rate: bool = False) -> Iterator[str]:
 
 def lint_dashboard(dash: JSON, metrics: Metrics) -> list[Finding]:
     uid = str(dash.get("uid", ""))
-    where = f"dashboard {uid or '<no uid>'}"
+    where = Where(uid=uid or "<no uid>")
     out: list[Finding] = []
     if not _UID_RE.match(uid):
         out.append(Finding(where, "dashboard-uid", "uid must be 1-40 characters of [A-Za-z0-9_-]"))
@@ -246,7 +274,7 @@ def _all_panels(panels: Iterable[JSON]) -> Iterator[JSON]:
         yield from _all_panels(p.get("panels", []))
 
 
-def _lint_variables(where: str, variables: Sequence[JSON], metrics: Metrics) -> list[Finding]:
+def _lint_variables(where: Where, variables: Sequence[JSON], metrics: Metrics) -> list[Finding]:
     out: list[Finding] = []
     ds = [v for v in variables if v.get("name") in ("datasource", "prometheus_datasource")]
     if not ds:
@@ -266,7 +294,7 @@ def _lint_variables(where: str, variables: Sequence[JSON], metrics: Metrics) -> 
     for v in variables:
         if v.get("type") != "query":
             continue
-        vwhere = f"{where}, variable {v.get('name')}"
+        vwhere = replace(where, variable=str(v.get("name")))
         if v.get("refresh") != 2:
             out.append(Finding(vwhere, "template-on-time-change-reload-rule", "refresh must be 2"))
         if v.get("datasource") != grafana.DATASOURCE_REF:
@@ -287,7 +315,7 @@ def _lint_variables(where: str, variables: Sequence[JSON], metrics: Metrics) -> 
     return out
 
 
-def _lint_layout(where: str, panels: Sequence[JSON]) -> list[Finding]:
+def _lint_layout(where: Where, panels: Sequence[JSON]) -> list[Finding]:
     out: list[Finding] = []
     ids = [p.get("id") for p in panels]
     for i in sorted({i for i in ids if ids.count(i) > 1}, key=str):
@@ -298,35 +326,30 @@ def _lint_layout(where: str, panels: Sequence[JSON]) -> list[Finding]:
         h, w, x, y = (g.get(k) for k in ("h", "w", "x", "y"))
         title = str(p.get("title", ""))
         if not all(isinstance(n, int) for n in (h, w, x, y)):
-            out.append(
-                Finding(
-                    f'{where}, panel "{title}"', "panel-gridpos", "gridPos needs integer h, w, x, y"
-                )
-            )
+            out.append(Finding(_at(where, p), "panel-gridpos", "gridPos needs integer h, w, x, y"))
             continue
         assert (
             isinstance(h, int) and isinstance(w, int) and isinstance(x, int) and isinstance(y, int)
         )
         if h <= 0 or w <= 0 or x < 0 or y < 0 or x + w > grafana.GRID_WIDTH:
-            out.append(
-                Finding(
-                    f'{where}, panel "{title}"', "panel-gridpos", f"outside the 24-column grid: {g}"
-                )
-            )
+            out.append(Finding(_at(where, p), "panel-gridpos", f"outside the 24-column grid: {g}"))
         for other, ox, oy, ow, oh in boxes:
             if x < ox + ow and ox < x + w and y < oy + oh and oy < y + h:
-                out.append(
-                    Finding(
-                        f'{where}, panel "{title}"', "panel-gridpos", f'overlaps panel "{other}"'
-                    )
-                )
+                out.append(Finding(_at(where, p), "panel-gridpos", f'overlaps panel "{other}"'))
         boxes.append((title, x, y, w, h))
     return out
 
 
-def _lint_panel(where: str, p: JSON, defined: Sequence[str], metrics: Metrics) -> list[Finding]:
+def _at(where: Where, p: JSON) -> Where:
+    pid = p.get("id")
+    return replace(
+        where, panel_id=pid if isinstance(pid, int) else 0, panel=str(p.get("title", ""))
+    )
+
+
+def _lint_panel(where: Where, p: JSON, defined: Sequence[str], metrics: Metrics) -> list[Finding]:
     title = str(p.get("title", ""))
-    pwhere = f'{where}, panel "{title}"'
+    pwhere = _at(where, p)
     out: list[Finding] = []
     if p.get("type") not in grafana.PANEL_TYPES:
         out.append(Finding(pwhere, "panel-type", f"unknown panel type {p.get('type')!r}"))
@@ -341,11 +364,11 @@ def _lint_panel(where: str, p: JSON, defined: Sequence[str], metrics: Metrics) -
     if not targets:
         out.append(Finding(pwhere, "panel-no-targets-rule", "panel has no targets"))
     for i, t in enumerate(targets):
-        out += _lint_target(f"{pwhere}, target {i}", t, defined, metrics)
+        out += _lint_target(replace(pwhere, target=i), t, defined, metrics)
     return out
 
 
-def _lint_field_config(pwhere: str, fc: JSON) -> list[Finding]:
+def _lint_field_config(pwhere: Where, fc: JSON) -> list[Finding]:
     out: list[Finding] = []
     defaults = fc.get("defaults", {})
     units = [defaults.get("unit")]
@@ -371,7 +394,7 @@ def _lint_field_config(pwhere: str, fc: JSON) -> list[Finding]:
     return out
 
 
-def _lint_target(twhere: str, t: JSON, defined: Sequence[str], metrics: Metrics) -> list[Finding]:
+def _lint_target(twhere: Where, t: JSON, defined: Sequence[str], metrics: Metrics) -> list[Finding]:
     out: list[Finding] = []
     if t.get("datasource") != grafana.DATASOURCE_REF:
         out.append(Finding(twhere, "panel-datasource-rule", "target must use ${datasource}"))
@@ -400,7 +423,7 @@ def _lint_target(twhere: str, t: JSON, defined: Sequence[str], metrics: Metrics)
     return out
 
 
-def _parse(where: str, rule: str, expr: str, defined: Sequence[str], out: list[Finding]) -> Any:
+def _parse(where: Where, rule: str, expr: str, defined: Sequence[str], out: list[Finding]) -> Any:
     text, unknown = expand_variables(expr, defined)
     for name in unknown:
         out.append(Finding(where, rule, f"undefined variable ${name}"))
@@ -412,7 +435,7 @@ def _parse(where: str, rule: str, expr: str, defined: Sequence[str], out: list[F
 
 
 def _lint_expr(
-    where: str, rule: str, expr: str, defined: Sequence[Any], metrics: Metrics
+    where: Where, rule: str, expr: str, defined: Sequence[Any], metrics: Metrics
 ) -> list[Finding]:
     out: list[Finding] = []
     node = _parse(where, rule, expr, [str(d) for d in defined], out)
@@ -430,7 +453,7 @@ def lint_rule_groups(groups: Sequence[JSON], metrics: Metrics) -> list[Finding]:
     for g in groups:
         for r in g.get("rules", []):
             name = r.get("record") or r.get("alert")
-            where = f"rule group {g.get('name')}, rule {name}"
+            where = Where(group=str(g.get("name")), rule_name=str(name))
             out += _lint_expr(where, "rule-promql", str(r.get("expr", "")), [], metrics)
     return out
 
@@ -441,18 +464,15 @@ def lint_bundle(
     """All findings for a bundle, sorted so output is stable."""
     metrics = known_metrics(groups, external)
     out = lint_rule_groups(groups, metrics)
-    uids = [str(d.get("uid")) for d in dashboards]
-    for uid in sorted({u for u in uids if uids.count(u) > 1}):
-        out.append(
-            Finding(f"dashboard {uid}", "dashboard-uid", "uid used by more than one dashboard")
-        )
-    titles = [str(d.get("title")) for d in dashboards]
-    for title in sorted({t for t in titles if titles.count(t) > 1}):
-        out.append(
-            Finding(
-                f"dashboard {title!r}", "dashboard-title", "title used by more than one dashboard"
-            )
-        )
+    # Grafana keys dashboards by uid everywhere, and by title within a folder.
+    for key in ("uid", "title"):
+        seen: set[str] = set()
+        for d in dashboards:
+            value = str(d.get(key))
+            if value in seen:
+                message = f"{key} {value!r} is used by more than one dashboard"
+                out.append(Finding(Where(uid=str(d.get("uid"))), f"dashboard-{key}", message))
+            seen.add(value)
     for d in dashboards:
         out += lint_dashboard(d, metrics)
     return sorted(set(out))

@@ -103,8 +103,8 @@ def test_provider_and_datasource_examples() -> None:
     provider = k8s.dashboard_provider()
     (p,) = provider["providers"]
     assert provider["apiVersion"] == 1
-    assert (p["type"], p["folder"], p["allowUiUpdates"]) == ("file", "", False)
-    assert p["options"]["foldersFromFilesStructure"] is True
+    assert (p["type"], p["folder"], p["allowUiUpdates"]) == ("file", "IDP", False)
+    assert p["options"] == {"path": "/var/lib/grafana/dashboards", "foldersFromFilesStructure": False}
     (ds,) = k8s.datasource_example(OPTS)["datasources"]
     assert (ds["uid"], ds["type"], ds["jsonData"]["timeInterval"]) == (
         "prometheus",

@@ -212,7 +212,7 @@ def test_each_rule_reports_a_located_finding(
     mutate(d)
     findings = lint.lint_dashboard(d, METRICS)
     assert findings, "expected a finding"
-    assert {(f.location, f.rule) for f in findings} == {(location, rule)}, findings
+    assert {(str(f.location), f.rule) for f in findings} == {(location, rule)}, findings
 
 
 def test_fixed_window_is_allowed_in_instant_single_value_queries() -> None:
@@ -263,7 +263,7 @@ def test_rule_groups_are_linted_with_their_location() -> None:
         }
     ]
     findings = lint.lint_rule_groups(groups, lint.known_metrics(groups))
-    assert [(f.location, f.rule) for f in findings] == [
+    assert [(str(f.location), f.rule) for f in findings] == [
         ("rule group slo-idp, rule Foo", "metric-exists"),
         ("rule group slo-idp, rule Bar", "rule-promql"),
     ]
@@ -277,8 +277,8 @@ def test_rule_groups_are_linted_with_their_location() -> None:
 def test_bundle_reports_duplicate_uids_and_titles_sorted() -> None:
     a, b = sample_json(), sample_json()
     findings = lint.lint_bundle([a, b], [])
-    assert [(f.location, f.rule) for f in findings] == [
-        ("dashboard 'Sample'", "dashboard-title"),
+    assert [(str(f.location), f.rule) for f in findings] == [
+        ("dashboard sample", "dashboard-title"),
         ("dashboard sample", "dashboard-uid"),
     ]
 

@@ -74,7 +74,7 @@ def test_missing_unit_and_description_are_located_lint_errors() -> None:
     bare = spec.rows[0].panels[1].model_copy(update={"unit": None, "description": None})
     row = spec.rows[0].model_copy(update={"panels": [spec.rows[0].panels[0], bare]})
     d = g.render(ds.from_spec(spec.model_copy(update={"rows": [row]})))
-    assert [(f.location, f.rule) for f in lint.lint_bundle([d], [])] == [
+    assert [(str(f.location), f.rule) for f in lint.lint_bundle([d], [])] == [
         ('dashboard argo, panel "By phase"', "panel-title-description-rule"),
         ('dashboard argo, panel "By phase"', "panel-units-rule"),
     ]
