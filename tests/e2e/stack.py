@@ -1,0 +1,335 @@
+"""The whole idp-slo loop on one machine: every component real except the Kubernetes API.
+
+`Stack` starts, in order: a fake Kubernetes API serving Argo workflows, a private
+PostgreSQL with the guide's audit_log table, a private Redis, a local HTTP server
+standing in for Backstage's health check, idp-exporter (the installed CLI, as a
+subprocess), and a real Prometheus scraping it every second with rule files rendered by
+idp-rulegen. The e2e test and `make demo` both drive it. Every process it started is
+stopped by `close()`, including after a failed start, and a component that cannot start
+raises `StackError` naming it and why.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import yaml
+
+from tests.fakes.kube_api import WORKFLOWS, FakeKubeAPI
+from tests.fakes.objects import workflow
+from tests.harness import (
+    PostgresServer,
+    PrometheusServer,
+    RedisServer,
+    ServerError,
+    free_port,
+    wait_until,
+)
+
+CLUSTER = "e2e"
+SCRAPE_INTERVAL = "1s"
+EXPORTER_READY_TIMEOUT = 30.0
+
+AUDIT_TABLE = """
+CREATE TABLE audit_log (
+    id bigserial PRIMARY KEY,
+    timestamp timestamptz NOT NULL DEFAULT now(),
+    user_entity_ref text NOT NULL,
+    action text NOT NULL,
+    resource_type text,
+    resource_ref text,
+    metadata jsonb NOT NULL DEFAULT '{}'
+)
+"""
+
+
+class StackError(RuntimeError):
+    """A component of the stack could not start; the message names it and why."""
+
+
+class HealthCheck:
+    """Backstage's /healthcheck stand-in: answers `status` (200 until told otherwise)."""
+
+    def __init__(self) -> None:
+        self.status = 200
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = b'{"status":"ok"}' if owner.status == 200 else b'{"status":"error"}'
+                self.send_response(owner.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/healthcheck"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class Stack:
+    """Start with `Stack.up(rule_files)`; always `close()` (or use it as a context)."""
+
+    def __init__(self, rule_files: dict[str, str]) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="idp-e2e-"))
+        self.rule_files = rule_files
+        self.kube = FakeKubeAPI(bookmark_interval=1.0)
+        self.health: HealthCheck | None = None
+        self.pg: PostgresServer | None = None
+        self.redis: RedisServer | None = None
+        self.exporter: subprocess.Popen[bytes] | None = None
+        self.exporter_port = free_port()
+        self.prometheus: PrometheusServer | None = None
+        self._names = itertools.count()
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    @classmethod
+    @contextlib.contextmanager
+    def up(cls, rule_files: dict[str, str]) -> Iterator[Stack]:
+        stack = cls(rule_files)
+        try:
+            stack.start()
+            yield stack
+        finally:
+            stack.close()
+
+    def start(self) -> None:
+        self._step("the fake Kubernetes API", self.kube.start)
+        self.health = self._step("the health-check server", HealthCheck)
+        self.pg = self._step("PostgreSQL", self._start_postgres)
+        self.redis = self._step("Redis", self._start_redis)
+        self._step("idp-exporter", self._start_exporter)
+        self.prometheus = self._step("Prometheus", self._start_prometheus)
+
+    def close(self) -> None:
+        """Stop everything that was started, newest first; never raises."""
+        for stop in (
+            lambda: self.prometheus and self.prometheus.destroy(),
+            self._stop_exporter,
+            lambda: self.redis and self.redis.destroy(),
+            lambda: self.pg and self.pg.destroy(),
+            lambda: self.health and self.health.close(),
+            self.kube.stop,
+        ):
+            with contextlib.suppress(Exception):
+                stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _step(self, what: str, start: Any) -> Any:
+        try:
+            return start()
+        except (ServerError, OSError, subprocess.SubprocessError, psycopg.Error) as exc:
+            raise StackError(f"could not start {what}: {exc}") from exc
+
+    def _start_postgres(self) -> PostgresServer:
+        pg = PostgresServer()
+        try:
+            pg.start()
+            with psycopg.connect(pg.dsn, autocommit=True) as conn:
+                conn.execute(AUDIT_TABLE)
+        except BaseException:
+            pg.destroy()
+            raise
+        return pg
+
+    def _start_redis(self) -> RedisServer:
+        redis = RedisServer()
+        try:
+            redis.start()
+        except BaseException:
+            redis.destroy()
+            raise
+        return redis
+
+    def exporter_config(self) -> dict[str, Any]:
+        assert self.pg and self.redis and self.health
+        kubeconfig = self.kube.kubeconfig(self.dir / "kubeconfig")
+        return {
+            "web": {"listen_address": f"127.0.0.1:{self.exporter_port}"},
+            "sources": [
+                {
+                    "name": CLUSTER,
+                    "type": "argo",
+                    "cluster": CLUSTER,
+                    "kubeconfig": str(kubeconfig),
+                    "context": "fake",
+                    "namespaces": ["argo"],
+                    "deployments": {
+                        "templates": ["deployment-standard"],
+                        "environments": ["production", "staging", "development"],
+                    },
+                    "rollbacks": {"templates": ["rollback-standard"]},
+                    "interval": "5m",
+                    "timeout": "5s",
+                },
+                {
+                    "name": "backstage-db",
+                    "type": "postgres",
+                    "dsn": self.pg.dsn,
+                    "audit": {"actions": ["deployment.trigger", "deployment.rollback"]},
+                    "interval": "1s",
+                    "timeout": "1s",
+                },
+                {
+                    "name": "cache",
+                    "type": "redis",
+                    "url": self.redis.url,
+                    "interval": "1s",
+                    "timeout": "1s",
+                },
+                {
+                    "name": "backstage",
+                    "type": "http",
+                    "url": self.health.url,
+                    "interval": "1s",
+                    "timeout": "1s",
+                },
+            ],
+        }
+
+    def _start_exporter(self) -> None:
+        path = self.dir / "exporter.yaml"
+        path.write_text(yaml.safe_dump(self.exporter_config(), sort_keys=False))
+        log = (self.dir / "exporter.log").open("ab")
+        self.exporter = subprocess.Popen(
+            [sys.executable, "-m", "exporter.cli", "--config", str(path), "--log-level", "info"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_until(self._exporter_ready_or_dead, EXPORTER_READY_TIMEOUT, "idp-exporter /readyz")
+        except ServerError as exc:
+            raise StackError(f"{exc}\n{self.exporter_log_tail()}") from None
+        if self.exporter.poll() is not None:
+            raise StackError(
+                f"idp-exporter exited with {self.exporter.returncode}\n{self.exporter_log_tail()}"
+            )
+
+    def _exporter_ready_or_dead(self) -> bool:
+        assert self.exporter is not None
+        if self.exporter.poll() is not None:
+            return True
+        try:
+            return httpx.get(f"{self.exporter_url}/readyz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def exporter_log_tail(self, lines: int = 30) -> str:
+        path = self.dir / "exporter.log"
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return "idp-exporter log tail:\n" + "\n".join(text.splitlines()[-lines:])
+
+    def _stop_exporter(self) -> None:
+        if self.exporter is not None and self.exporter.poll() is None:
+            self.exporter.terminate()
+            try:
+                self.exporter.wait(10)
+            except subprocess.TimeoutExpired:
+                self.exporter.kill()
+                self.exporter.wait()
+
+    @property
+    def exporter_url(self) -> str:
+        return f"http://127.0.0.1:{self.exporter_port}"
+
+    def _start_prometheus(self) -> PrometheusServer:
+        config = textwrap.dedent(f"""\
+            global:
+              scrape_interval: {SCRAPE_INTERVAL}
+              evaluation_interval: {SCRAPE_INTERVAL}
+            rule_files: {sorted(self.rule_files)!r}
+            scrape_configs:
+              - job_name: idp-exporter
+                static_configs: [{{targets: ["127.0.0.1:{self.exporter_port}"]}}]
+            """)
+        prom = PrometheusServer(config, self.rule_files)
+        try:
+            prom.start()
+        except BaseException:
+            prom.destroy()
+            raise
+        return prom
+
+    # -- driving incidents ------------------------------------------------------------
+
+    def deploy(
+        self,
+        phase: str,
+        *,
+        duration: float = 120.0,
+        template: str = "deployment-standard",
+        environment: str = "production",
+    ) -> str:
+        """A deployment (or rollback) workflow that finishes now, after `duration` seconds."""
+        name = f"{template}-{next(self._names)}"
+        now = time.time()
+        self.kube.create(
+            WORKFLOWS,
+            workflow(
+                name,
+                phase=phase,
+                template=template,
+                environment=environment,
+                started=now - duration,
+                finished=now,
+                steps=6,
+            ),
+        )
+        return name
+
+    def audit(self, action: str, environment: str) -> None:
+        assert self.pg is not None
+        with psycopg.connect(self.pg.dsn, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO audit_log (user_entity_ref, action, metadata)"
+                " VALUES ('user:default/demo', %s, jsonb_build_object('environment', %s::text))",
+                (action, environment),
+            )
+
+    # -- reading through Prometheus -----------------------------------------------------
+
+    def value(self, expr: str) -> float | None:
+        """The single value of an instant query, or None when it returns nothing."""
+        assert self.prometheus is not None
+        result = self.prometheus.query(expr)
+        if not result:
+            return None
+        return float(result[0]["value"][1])  # type: ignore[index]
+
+    def firing(self, alertname: str, **labels: str) -> bool:
+        matchers = ",".join(
+            [
+                f'alertname="{alertname}"',
+                'alertstate="firing"',
+                *(f'{k}="{v}"' for k, v in labels.items()),
+            ]
+        )
+        return self.value(f"count(ALERTS{{{matchers}}})") is not None
