@@ -17,9 +17,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.e2e.stack import Stack
+from tests.e2e.stack import Stack, without_group_intervals
 from tests.harness import wait_until
 
 HERE = Path(__file__).parent
@@ -37,15 +36,6 @@ def render_rules(spec: Path, out: Path) -> str:
     )
     (rules,) = (out / "alerts").glob("*.rules.yml")
     return rules.read_text()
-
-
-def without_group_intervals(rule_file: str) -> str:
-    """The repo bundle's slow groups run every 2m; here every group follows Prometheus's
-    1s evaluation interval so their series exist within the test's lifetime."""
-    doc = yaml.safe_load(rule_file)
-    for group in doc["groups"]:
-        group.pop("interval", None)
-    return yaml.safe_dump(doc, sort_keys=False)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,122 @@
+"""`make demo`: the e2e stack in the foreground with the repo's own rules and a scripted
+incident, printing where to look and every alert as it fires. Ctrl-C stops it all.
+
+    python -m tests.e2e.demo [--duration SECONDS]
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+from tests.e2e.stack import Stack, StackError, without_group_intervals
+
+REPO = Path(__file__).resolve().parent.parent.parent
+
+
+def scenario(stack: Stack, stop: threading.Event, say: Say) -> None:
+    """Healthy traffic, then the health check fails, then deployments fail, then a slow
+    rollback: each step is announced so its alerts can be matched to it."""
+    assert stack.health is not None
+    deployed = 0
+
+    def deployments(seconds: float, failure_share: float) -> bool:
+        nonlocal deployed
+        owed = 0.0
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            owed += failure_share
+            fail = owed >= 1
+            owed -= 1 if fail else 0
+            stack.deploy("Failed" if fail else "Succeeded")
+            deployed += 1
+            if deployed % 5 == 0:
+                stack.audit("deployment.trigger", "production")
+            if stop.wait(0.5):
+                return False
+        return True
+
+    say("scenario: healthy deployments, 2 per second")
+    if not deployments(20, 0.0):
+        return
+    say("incident: the Backstage health check starts answering 500")
+    stack.health.status = 500
+    if not deployments(10, 0.0):
+        return
+    say("incident: 90% of deployments start failing")
+    if not deployments(40, 0.9):
+        return
+    say("recovery: health check back; a rollback took 6m40s (slower than the 5m SLO)")
+    stack.health.status = 200
+    stack.deploy("Succeeded", template="rollback-standard", duration=400)
+    deployments(float("inf"), 0.0)
+
+
+class Say:
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+
+    def __call__(self, text: str) -> None:
+        print(f"[{time.monotonic() - self.start:5.1f}s] {text}", flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=0, help="stop after N s (0: Ctrl-C)")
+    args = parser.parse_args()
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    rules = without_group_intervals((REPO / "alerts" / "idp.rules.yml").read_text())
+    say = Say()
+    say("starting: fake Kubernetes API, PostgreSQL, Redis, health check, idp-exporter, Prometheus")
+    stop = threading.Event()
+    try:
+        with Stack.up({"idp.rules.yml": rules}) as stack:
+            assert stack.prometheus is not None
+            say(f"Prometheus UI:   {stack.prometheus.url}/alerts")
+            say(f"idp-exporter:    {stack.exporter_url}/metrics")
+            say(
+                f"dashboards:      {REPO / 'dashboards'} (provision with "
+                f"dashboards/provisioning; no grafana-server is started)"
+            )
+            threading.Thread(target=scenario, args=(stack, stop, say), daemon=True).start()
+            seen: set[tuple[str, ...]] = set()
+            deadline = time.monotonic() + args.duration if args.duration else float("inf")
+            while time.monotonic() < deadline:
+                for alert in stack.prometheus.query('ALERTS{alertstate="firing"}'):
+                    labels = alert["metric"]
+                    assert isinstance(labels, dict)
+                    key = tuple(
+                        str(labels.get(k, ""))
+                        for k in ("alertname", "slo", "severity", "long_window", "target")
+                    )
+                    if key not in seen:
+                        seen.add(key)
+                        detail = " ".join(
+                            f"{k}={v}"
+                            for k, v in sorted(labels.items())
+                            if k not in ("__name__", "alertstate")
+                        )
+                        say(f"FIRING {labels['alertname']} {detail}")
+                time.sleep(1)
+    except StackError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+    say("stopped every process the demo started")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
