@@ -26,7 +26,7 @@ def test_three_cluster_example_is_a_valid_config(tmp_path: Path) -> None:
 
 
 def test_rbac_is_read_only_on_exactly_what_the_source_watches() -> None:
-    docs = list(yaml.safe_load_all((DEPLOY / "rbac.yaml").read_text()))
+    docs = list(yaml.safe_load_all((DEPLOY / "base" / "rbac.yaml").read_text()))
     for doc in docs:
         kubernetes_validate.validate(doc, "1.30.0", strict=True)
     (role,) = [d for d in docs if d["kind"] == "ClusterRole"]
