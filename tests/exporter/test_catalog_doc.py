@@ -1,0 +1,38 @@
+"""docs/metrics.md lists exactly the catalog: names, types, labels, help and buckets.
+
+The table between the markers is generated from exporter/catalog.py; regenerate it with
+IDP_UPDATE_GOLDEN=1 (the same switch as the other golden files).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from exporter.catalog import FAMILIES
+
+DOC = Path(__file__).resolve().parent.parent.parent / "docs" / "metrics.md"
+BEGIN = "<!-- catalog:begin (generated from exporter/catalog.py) -->\n"
+END = "<!-- catalog:end -->\n"
+
+
+def table() -> str:
+    rows = ["| metric | type | labels | meaning |", "|---|---|---|---|"]
+    for f in FAMILIES:
+        meaning = f.help
+        if f.buckets:
+            meaning += " Buckets: " + ", ".join(f"{b:g}" for b in f.buckets) + "."
+        labels = ", ".join(f.labels)
+        rows.append(f"| `{f.name}` | {f.kind.value} | {labels} | {meaning} |")
+    return "\n".join(rows) + "\n"
+
+
+def test_metrics_doc_matches_the_catalog() -> None:
+    text = DOC.read_text()
+    head, rest = text.split(BEGIN)
+    _, tail = rest.split(END)
+    expected = head + BEGIN + table() + END + tail
+    if os.environ.get("IDP_UPDATE_GOLDEN") == "1":
+        DOC.write_text(expected)
+        text = expected
+    assert text == expected, "docs/metrics.md is stale: rerun with IDP_UPDATE_GOLDEN=1"
