@@ -104,7 +104,10 @@ def test_provider_and_datasource_examples() -> None:
     (p,) = provider["providers"]
     assert provider["apiVersion"] == 1
     assert (p["type"], p["folder"], p["allowUiUpdates"]) == ("file", "IDP", False)
-    assert p["options"] == {"path": "/var/lib/grafana/dashboards", "foldersFromFilesStructure": False}
+    assert p["options"] == {
+        "path": "/var/lib/grafana/dashboards",
+        "foldersFromFilesStructure": False,
+    }
     (ds,) = k8s.datasource_example(OPTS)["datasources"]
     assert (ds["uid"], ds["type"], ds["jsonData"]["timeInterval"]) == (
         "prometheus",

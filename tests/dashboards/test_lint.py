@@ -295,3 +295,15 @@ def test_rendered_model_is_clean_for_every_panel_type() -> None:
     )
     d = g.render(g.Dashboard("all", "All", (g.Row("r", panels),)))
     assert lint.lint_dashboard(d, METRICS) == []
+
+
+def test_findings_carry_a_structured_location() -> None:
+    d = sample_json()
+    _set_expr(RATE, "sum(rate(nope_total[$__rate_interval]))")(d)
+    (f,) = lint.lint_dashboard(d, METRICS)
+    assert (f.location.uid, f.location.panel_id, f.location.panel, f.location.target) == (
+        "sample",
+        3,
+        RATE,
+        0,
+    )
