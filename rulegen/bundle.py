@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import yaml
-
 from rulegen import naming, promql, rules, tests_gen, yamlout
 from rulegen.model import Model
 
@@ -20,12 +18,16 @@ def render(model: Model) -> dict[str, str]:
         ),
         naming.tests_file(model.name): yamlout.dump_tests(*tests_gen.suite(model), naming.HEADER),
     }
-    _self_check(groups, files)
+    _self_check(groups)
     return files
 
 
-def _self_check(groups: tuple[rules.Group, ...], files: dict[str, str]) -> None:
-    """Every expression parses and every file round-trips as YAML, or nothing is written."""
+def _self_check(groups: tuple[rules.Group, ...]) -> None:
+    """Every generated expression parses, or nothing is written.
+
+    The YAML itself is valid by construction (safe_dump of plain data); re-reading it
+    tripled render time at 10,000 SLOs for no finding.
+    """
     for group in groups:
         for rule in group.rules:
             try:
@@ -34,8 +36,3 @@ def _self_check(groups: tuple[rules.Group, ...], files: dict[str, str]) -> None:
                 raise BundleError(
                     f"group {group.name}: generated invalid PromQL {rule.expr!r}: {exc}"
                 ) from None
-    for path, text in files.items():
-        try:
-            yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise BundleError(f"{path}: generated invalid YAML: {exc}") from None

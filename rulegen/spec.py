@@ -55,6 +55,8 @@ def _label_name(value: str) -> str:
 def _labels(value: dict[str, str]) -> dict[str, str]:
     for key, text in value.items():
         _label_name(key)
+        if not text:
+            raise ValueError(f"label {key!r}: an empty value is no label at all in Prometheus")
         if "{{" in text:
             # Alert labels are expanded as templates; a label must identify, not compute.
             raise ValueError(f"label {key!r}: values must not contain template syntax '{{{{'")

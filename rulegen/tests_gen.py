@@ -79,6 +79,17 @@ def _num(value: Decimal) -> str:
     return rules.number(value) if value else "0"
 
 
+def _events_per_sample(segments: list[Segment]) -> Decimal:
+    """Events per sample making every counter step an integer.
+
+    promtool expands `a+bxn` by repeated float addition; with fractional steps the next
+    segment's exact start can sit a hair below it, which rate() reads as a counter reset.
+    """
+    exponents = [r.normalize().as_tuple().exponent for _, r in segments if r is not None]
+    digits = max((-e for e in exponents if isinstance(e, int)), default=0)
+    return EVENTS_PER_SAMPLE.max(Decimal(10) ** int(digits))
+
+
 def _counter(segments: list[Segment], per_sample: Callable[[Decimal | None], Decimal]) -> str:
     """Cumulative counter values, `start+stepxN` per segment, first sample 0."""
     parts, last = [], None
@@ -102,7 +113,7 @@ class Feed:
         return {g: self.labels[0][g] for g in self.sli.group_by if self.labels[0].get(g)}
 
     def series(self, segments: list[Segment]) -> list[dict[str, str]]:
-        n = EVENTS_PER_SAMPLE
+        n = _events_per_sample(segments)
 
         def bad(r: Decimal | None) -> Decimal:
             return Decimal(0) if r is None else r * n
@@ -507,7 +518,11 @@ def _absent_labels(slo: SLO) -> dict[str, str]:
     if sel is None:
         return {}
     names = [m.name for m in sel.matchers]
-    return {m.name: m.value for m in sel.matchers if m.op == "=" and names.count(m.name) == 1}
+    return {
+        m.name: m.value
+        for m in sel.matchers
+        if m.op == "=" and m.value and names.count(m.name) == 1
+    }
 
 
 def _absent_test(slos: list[_SLOTests], model: Model) -> Test:

@@ -1,0 +1,184 @@
+"""Rule shapes the contract and dashboards rely on, checked on the model's output directly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import promql_parser
+import pytest
+import yaml
+
+from rulegen import bundle, model, naming, rules
+from rulegen.promql import le_matcher, string
+
+from .conftest import GOLDEN
+from .helpers import spec
+
+
+def _groups(path: Path) -> list[dict]:  # type: ignore[type-arg]
+    files = bundle.render(model.load(str(path)))
+    return yaml.safe_load(next(v for k, v in files.items() if k.endswith(".rules.yml")))["groups"]  # type: ignore[no-any-return]
+
+
+def _ranges(expr: str) -> list[str]:
+    found: list[str] = []
+
+    def visit(node: object) -> None:
+        if isinstance(node, promql_parser.MatrixSelector):
+            found.append(f"{node.vector_selector.name}[{int(node.range.total_seconds())}s]")
+
+    promql_parser.walk(promql_parser.parse(expr), pre_visit=visit)
+    return found
+
+
+def test_long_windows_never_read_raw_series_over_the_period() -> None:
+    for group in _groups(GOLDEN / "ratio" / "spec.yaml"):
+        for rule in group["rules"]:
+            for rng in _ranges(rule["expr"]):
+                name, seconds = rng.split("[")
+                if int(seconds.rstrip("s]")) >= 12 * 3600:
+                    assert name.startswith("slo:sli_"), (
+                        f"{rule.get('record')}: {rng} reads raw series"
+                    )
+
+
+def test_groups_split_by_cost_and_alerts_stay_fast() -> None:
+    groups = _groups(GOLDEN / "ratio" / "spec.yaml")
+    assert [(g["name"], g.get("interval")) for g in groups] == [
+        ("slo:deployment-success:short", None),
+        ("slo:deployment-success:long", "2m"),
+    ]
+    fast, slow = groups
+    assert all("record" in r for r in slow["rules"])
+    assert [r["record"] for r in slow["rules"]] == [
+        "slo:sli_error:ratio_rate1d",
+        "slo:sli_error:ratio_rate3d",
+        "slo:sli_error:ratio_rate30d",
+        naming.OBJECTIVE,
+        naming.ERROR_BUDGET,
+        naming.ERROR_BUDGET_REMAINING,
+    ]
+    alerts = [r for r in fast["rules"] if "alert" in r]
+    assert [(a["alert"], a["labels"].get("long_window", None)) for a in alerts] == [
+        ("ErrorBudgetBurn", "1h"),
+        ("ErrorBudgetBurn", "6h"),
+        ("ErrorBudgetBurn", "1d"),
+        ("ErrorBudgetBurn", "3d"),
+        ("SLOMetricAbsent", None),
+    ]
+    assert alerts[0]["for"] == "2m" and "for" not in alerts[1]
+    assert alerts[-1]["for"] == "10m" and alerts[-1]["labels"]["severity"] == "warning"
+
+
+def test_every_rule_carries_slo_service_and_spec_labels() -> None:
+    for group in _groups(GOLDEN / "group-by" / "spec.yaml"):
+        for rule in group["rules"]:
+            assert {"slo", "service", "team", "tier"} <= set(rule["labels"]), rule
+
+
+def test_burn_alert_labels_and_annotations() -> None:
+    alert = next(
+        r
+        for g in _groups(GOLDEN / "ratio" / "spec.yaml")
+        for r in g["rules"]
+        if r.get("alert") == "ErrorBudgetBurn"
+    )
+    assert alert["expr"] == (
+        'slo:sli_error:ratio_rate1h{slo="deployment-success"} > (14.4 * 0.001) '
+        'and slo:sli_error:ratio_rate5m{slo="deployment-success"} > (14.4 * 0.001)'
+    )
+    assert alert["labels"] == {
+        "slo": "deployment-success",
+        "service": "argo-workflows",
+        "team": "platform",
+        "severity": "critical",
+        "long_window": "1h",
+        "short_window": "5m",
+        "component": "argo-workflows",
+    }
+    assert (
+        alert["annotations"]["runbook_url"]
+        == "https://docs.example.com/runbooks/deployment-failures"
+    )
+    assert alert["annotations"]["summary"].endswith(".")
+    assert "{{ $value | humanizePercentage }}" in alert["annotations"]["description"]
+
+
+def test_user_strings_are_escaped_in_promql_and_templates(tmp_path: Path) -> None:
+    path = spec(
+        tmp_path,
+        r"""
+        slos:
+          - name: a
+            description: 'Say {{ "hi" }} and {{ $labels.x }}.'
+            objective: 99
+            sli:
+              ratio:
+                errors: 'x_total{path="/a\"b\\c", code=~"5.."}'
+                total: x_total
+        """.replace("\n        ", "\n"),
+    )
+    text = next(
+        v for k, v in bundle.render(model.load(str(path))).items() if k.endswith("rules.yml")
+    )
+    assert r'x_total{path="/a\"b\\c",code=~"5.."}' in text
+    desc = next(
+        r
+        for g in yaml.safe_load(text)["groups"]
+        for r in g["rules"]
+        if r.get("alert") == "ErrorBudgetBurn"
+    )["annotations"]["description"]
+    assert desc.startswith(
+        'Say {{ "{{" }} "hi" }} and {{ "{{" }} $labels.x }}. {{ $value | humanizePercentage }}'
+    )
+    assert string('a"b\\c\n') == '"a\\"b\\\\c\\n"'
+
+
+@pytest.mark.parametrize(
+    ("threshold", "matcher"),
+    [("900", 'le=~"900|900\\\\.0"'), ("0.25", 'le="0.25"'), ("1", 'le=~"1|1\\\\.0"')],
+)
+def test_le_matcher_matches_every_client_format(threshold: str, matcher: str) -> None:
+    from decimal import Decimal
+
+    assert le_matcher(Decimal(threshold)).render() == matcher
+
+
+def test_zero_traffic_guards() -> None:
+    rules_by_name = {
+        r["record"]: r["expr"]
+        for g in _groups(GOLDEN / "ratio" / "spec.yaml")
+        for r in g["rules"]
+        if "record" in r
+    }
+    assert rules_by_name["slo:sli_error_events:rate5m"].endswith(
+        " or 0 * sum(rate(idp_deployments_total[5m]))) >= 0 < +Inf"
+    )
+    for name, expr in rules_by_name.items():
+        if name.startswith("slo:sli_error:ratio_rate"):
+            assert expr.endswith(" > 0)"), f"{name} divides by an unguarded total"
+
+
+def test_objective_series_carry_group_labels_with_group_by() -> None:
+    rules_by_name = {
+        (g["name"], r["record"]): r["expr"]
+        for g in _groups(GOLDEN / "group-by" / "spec.yaml")
+        for r in g["rules"]
+        if "record" in r
+    }
+    assert (
+        rules_by_name[("slo:deployment-success:long", naming.OBJECTIVE)]
+        == '0 * slo:sli_error:ratio_rate30d{slo="deployment-success"} + 0.95'
+    )
+    assert (
+        'sum by (environment, cluster) (rate(idp_deployments_total{cluster=~"us-.*"}[5m]))'
+        in rules_by_name[("slo:deployment-success:short", "slo:sli_total_events:rate5m")]
+    )
+
+
+def test_number_formatting_is_plain_decimal() -> None:
+    from decimal import Decimal
+
+    assert rules.number(Decimal("0.00100")) == "0.001"
+    assert rules.number(Decimal("1E-5")) == "0.00001"
+    assert rules.number(Decimal("14.40")) == "14.4"
