@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from rulegen import naming, promql, rules, tests_gen, yamlout
+from rulegen import naming, outputs, promql, rules, tests_gen, yamlout
+from rulegen.errors import SpecError
 from rulegen.model import Model
 
 
@@ -19,6 +20,11 @@ def render(model: Model) -> dict[str, str]:
         naming.tests_file(model.name): yamlout.dump_tests(*tests_gen.suite(model), naming.HEADER),
     }
     _self_check(groups)
+    # Dashboards and Kubernetes objects; their lint findings are spec errors (exit 2).
+    extra = outputs.render(model, [g.as_dict() for g in groups])
+    if extra.problems:
+        raise SpecError(model.file, outputs.issues(model, extra.problems))
+    files.update(extra.files)
     return files
 
 

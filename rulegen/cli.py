@@ -50,6 +50,8 @@ _SPEC = click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
 def validate(spec: Path) -> None:
     """Check SPEC; exit 0 if valid, 2 with every located error if not."""
     m = _guard(lambda: model.load(str(spec)))
+    # Rendering in memory runs the dashboard and metric lint; nothing is written.
+    _guard(lambda: bundle.render(m))
     click.echo(
         f"{spec}: valid ({len(m.slos)} SLOs, {len(m.alerts)} alerts, {len(m.dashboards)} dashboards)"
     )

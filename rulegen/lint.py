@@ -129,25 +129,36 @@ class Finding:
         return f"{self.location}: {self.rule}: {self.message}"
 
 
+# Names only idp-slo produces: a reference to one that does not exist is always a typo.
+OWNED_PREFIXES = ("idp_", "slo:")
+
+
 @dataclass(frozen=True)
 class Metrics:
-    """The metric names that exist for this bundle."""
+    """The metric names that exist for this bundle.
+
+    `complete`: the names are the whole world (the spec declared its external metrics).
+    Otherwise only names under our own prefixes are checked and others are trusted, as
+    a spec without `external_metrics` (CONTRACT §3's example) must stay valid.
+    """
 
     names: frozenset[str]
+    complete: bool = True
 
     def knows(self, name: str) -> bool:
-        return name in self.names
+        return name in self.names or not (self.complete or name.startswith(OWNED_PREFIXES))
 
     def matches(self, pattern: str) -> bool:
         """A `__name__=~` regex selects something only if it matches a known name."""
         rx = re.compile(f"^(?:{pattern})$")
-        return any(rx.match(n) for n in self.names)
+        return not self.complete or any(rx.match(n) for n in self.names)
 
 
-def known_metrics(groups: Sequence[JSON], external: Iterable[str] = ()) -> Metrics:
+def known_metrics(groups: Sequence[JSON], external: Iterable[str] | None = ()) -> Metrics:
     """Catalog series + Prometheus' synthetic series + recorded rules + declared externals."""
     recorded = {str(r["record"]) for g in groups for r in g.get("rules", []) if "record" in r}
-    return Metrics(catalog.series_names() | PROMETHEUS_SYNTHETIC | recorded | frozenset(external))
+    names = catalog.series_names() | PROMETHEUS_SYNTHETIC | recorded | frozenset(external or ())
+    return Metrics(names, complete=external is not None)
 
 
 # ----------------------------------------------------------------------------- PromQL
@@ -459,7 +470,7 @@ def lint_rule_groups(groups: Sequence[JSON], metrics: Metrics) -> list[Finding]:
 
 
 def lint_bundle(
-    dashboards: Sequence[JSON], groups: Sequence[JSON], external: Iterable[str] = ()
+    dashboards: Sequence[JSON], groups: Sequence[JSON], external: Iterable[str] | None = ()
 ) -> list[Finding]:
     """All findings for a bundle, sorted so output is stable."""
     metrics = known_metrics(groups, external)

@@ -6,7 +6,7 @@ field: unique names, label collisions, tiers that can never fire, histogram buck
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
@@ -125,6 +125,12 @@ class Model:
     slos: tuple[SLO, ...]
     alerts: tuple[ThresholdAlert, ...]
     dashboards: tuple[spec.Dashboard, ...]
+    # None: the spec declares no external metrics, so only idp_/slo: names are checked.
+    external_metrics: tuple[str, ...] | None = None
+    outputs: spec.Outputs = field(default_factory=spec.Outputs)
+    # Where the spec came from, so renderers' findings can be reported as FILE:LINE:COL.
+    file: str = ""
+    doc: Document | None = field(default=None, compare=False, repr=False)
 
 
 class _Issues:
@@ -399,8 +405,20 @@ def build(file: spec.SpecFile, doc: Document, name: str) -> Model:
         uids.setdefault(dash.uid, i)
     if issues.items:
         raise SpecError(name, issues.items)
+    external = file.external_metrics
     return Model(
-        file.metadata.name, labels, scrape, tuple(slos), tuple(alerts), tuple(file.dashboards)
+        file.metadata.name,
+        labels,
+        scrape,
+        tuple(slos),
+        tuple(alerts),
+        tuple(file.dashboards),
+        external_metrics=None
+        if external is None
+        else tuple(sorted({m for names in external.values() for m in names})),
+        outputs=file.outputs,
+        file=name,
+        doc=doc,
     )
 
 

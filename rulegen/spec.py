@@ -63,6 +63,12 @@ def _labels(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
+def _metric_name(value: str) -> str:
+    if not promql.METRIC_NAME.match(value):
+        raise ValueError(f"{value!r} is not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)")
+    return value
+
+
 def _runbook(value: str) -> str:
     if not _RUNBOOK.match(value):
         raise ValueError("must be a URL path fragment ([A-Za-z0-9._~/-]+)")
@@ -115,6 +121,7 @@ Duration = Annotated[str, AfterValidator(_duration)]
 LabelName = Annotated[str, AfterValidator(_label_name)]
 Labels = Annotated[dict[str, str], AfterValidator(_labels)]
 Runbook = Annotated[str, AfterValidator(_runbook)]
+MetricName = Annotated[str, AfterValidator(_metric_name)]
 Text = Annotated[str, AfterValidator(_text)]
 PromQL = Annotated[str, AfterValidator(_promql)]
 SelectorText = Annotated[str, AfterValidator(_selector)]
@@ -259,6 +266,16 @@ def _check(pattern: re.Pattern[str], value: str, what: str) -> str:
     return value
 
 
+class Outputs(_Spec):
+    """Where and how the dashboards and Kubernetes objects are rendered."""
+
+    namespace: Name = "monitoring"
+    # kube-prometheus-stack selects PrometheusRules by its Helm release label.
+    rule_labels: Labels = {"release": "kube-prometheus-stack"}
+    # Grafana migrates older dashboards on load; 39 is read by Grafana 10.x and 11.x.
+    schema_version: int = Field(default=39, ge=36, le=42)
+
+
 class SpecFile(_Spec):
     api_version: Literal["idp-slo/v1"] = Field(alias="apiVersion")
     kind: Literal["SLOSpec"]
@@ -267,6 +284,10 @@ class SpecFile(_Spec):
     slos: list[SLO] = []
     alerts: list[Alert] = []
     dashboards: list[Dashboard] = []
+    # Metrics other exporters emit, by exporter. When given, every metric a rule or panel
+    # reads must be in the exporter catalog, recorded by the bundle, or listed here.
+    external_metrics: dict[str, list[MetricName]] | None = None
+    outputs: Outputs = Outputs()
 
 
 def _message(error: Any) -> str:

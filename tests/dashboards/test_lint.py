@@ -307,3 +307,12 @@ def test_findings_carry_a_structured_location() -> None:
         RATE,
         0,
     )
+
+
+def test_without_declared_externals_only_owned_names_are_checked() -> None:
+    lenient = lint.known_metrics([], None)
+    assert lenient.knows("app_requests_total") and lenient.matches("app_.*")
+    assert not lenient.knows("idp_deployment_total")  # a typo of idp_deployments_total
+    assert not lenient.knows("slo:sli_error:ratio_rate1h")  # not recorded by this bundle
+    strict = lint.known_metrics([], ["app_requests_total"])
+    assert strict.knows("app_requests_total") and not strict.knows("app_errors_total")

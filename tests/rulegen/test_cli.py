@@ -20,9 +20,20 @@ def test_validate_ok(tmp_path: Path) -> None:
 def test_render_writes_next_to_the_spec_by_default(tmp_path: Path) -> None:
     path = spec(tmp_path, RATIO_SLO)
     assert cli("render", str(path)).exit_code == 0
-    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.yml")) == [
+    written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert written == [  # the bundle of CONTRACT §2
         "alerts/t.rules.yml",
         "alerts/tests/t.test.yml",
+        "dashboards/provisioning/dashboards.yml",
+        "dashboards/provisioning/datasources.yml",
+        "dashboards/slo-detail.json",
+        "dashboards/slo-overview.json",
+        "deploy/generated/alertmanager/alertmanager.yml",
+        "deploy/generated/grafana-dashboard-slo-detail.yaml",
+        "deploy/generated/grafana-dashboard-slo-overview.yaml",
+        "deploy/generated/kustomization.yaml",
+        "deploy/generated/prometheusrule.yaml",
+        "spec.yaml",
     ]
 
 

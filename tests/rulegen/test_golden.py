@@ -36,7 +36,11 @@ def test_golden(variant: str, update_golden: bool) -> None:
     files = bundle.render(model.load(str(root / "spec.yaml")))
     if update_golden:
         writer.write(root, files)
-    expected = {str(p.relative_to(root)): p.read_text() for p in (root / "alerts").rglob("*.yml")}
+    expected = {
+        p.relative_to(root).as_posix(): p.read_text()
+        for p in root.rglob("*")
+        if p.is_file() and p.name != "spec.yaml"
+    }
     assert files == expected, writer.diff(root, files)
 
 
@@ -62,4 +66,13 @@ def test_golden_dirs_hold_only_spec_and_bundle(tmp_path: Path) -> None:
             "spec.yaml",
             f"alerts/{variant}.rules.yml",
             f"alerts/tests/{variant}.test.yml",
+            "dashboards/slo-overview.json",
+            "dashboards/slo-detail.json",
+            "dashboards/provisioning/dashboards.yml",
+            "dashboards/provisioning/datasources.yml",
+            "deploy/generated/alertmanager/alertmanager.yml",
+            "deploy/generated/grafana-dashboard-slo-detail.yaml",
+            "deploy/generated/grafana-dashboard-slo-overview.yaml",
+            "deploy/generated/kustomization.yaml",
+            "deploy/generated/prometheusrule.yaml",
         }
