@@ -8,6 +8,8 @@ is printed (run pytest with -s to see it).
 
 from __future__ import annotations
 
+import itertools
+import json
 import re
 import subprocess
 import sys
@@ -15,7 +17,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from tests.e2e.stack import Stack, without_group_intervals
@@ -189,58 +193,120 @@ def test_audit_rows_are_counted(stack: Stack) -> None:
 # -- every dashboard query of the repo's bundle, against live data -----------------------
 
 
-def dashboard_queries() -> list[tuple[str, str, str]]:
-    """(dashboard uid, panel title, expr) for every target of every rendered dashboard."""
-    import json
+def dashboards() -> list[dict[str, Any]]:
+    return [json.loads(p.read_text()) for p in sorted((REPO / "dashboards").glob("*.json"))]
 
+
+def dashboard_queries(dash: dict[str, Any]) -> list[tuple[str, str]]:
+    """(panel title, expr) for every target of a rendered dashboard, rows included."""
     found = []
-    for path in sorted((REPO / "dashboards").glob("*.json")):
-        dash = json.loads(path.read_text())
-        panels = list(dash.get("panels", []))
-        while panels:
-            panel = panels.pop(0)
-            panels.extend(panel.get("panels", []))
-            for target in panel.get("targets", []):
-                found.append((dash["uid"], panel.get("title", ""), target["expr"]))
+    panels = list(dash.get("panels", []))
+    while panels:
+        panel = panels.pop(0)
+        panels.extend(panel.get("panels", []))
+        for target in panel.get("targets", []):
+            found.append((panel.get("title", ""), target["expr"]))
     return found
 
 
-GRAFANA_VARIABLES = {
-    "$__rate_interval": "1m",
-    "$__interval": "15s",
-    "$__range": "1h",
-}
+LABEL_VALUES = re.compile(r"^label_values\((?P<selector>.+),\s*(?P<label>\w+)\)$")
 
 
-def expand(expr: str) -> str:
-    """Expand Grafana variables as Grafana would with "All" selected."""
-    for name, value in GRAFANA_VARIABLES.items():
-        expr = expr.replace(name, value)
-    expr = re.sub(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)", ".*", expr)  # label variables: All
-    return expr
+def variable_values(stack: Stack, dash: dict[str, Any]) -> dict[str, list[str]]:
+    """What Grafana may substitute for each label variable: "All" (its allValue) when the
+    variable offers it, else each value its label_values() query finds."""
+    assert stack.prometheus is not None
+    values = {}
+    for var in dash.get("templating", {}).get("list", []):
+        if var["type"] != "query":
+            continue
+        if var.get("includeAll") or var.get("multi"):
+            values[var["name"]] = [var.get("allValue") or ".+"]
+            continue
+        m = LABEL_VALUES.match(var["query"]["query"])
+        assert m, f"{dash['uid']}: variable {var['name']} is not a label_values() query"
+        resp = httpx.get(
+            f"{stack.prometheus.url}/api/v1/label/{m['label']}/values",
+            params={"match[]": m["selector"]},
+            timeout=10,
+        ).json()
+        assert resp["data"], f"{dash['uid']}: variable {var['name']} has no values"
+        values[var["name"]] = sorted(resp["data"])
+    return values
+
+
+VARIABLE = re.compile(
+    r"\$\{(?P<a>[A-Za-z_]\w*)(?::[^}]*)?\}|\[\[(?P<b>[A-Za-z_]\w*)(?::[^\]]*)?\]\]"
+    r"|\$(?P<c>[A-Za-z_]\w*)"
+)
+
+
+def expand(expr: str, variables: dict[str, str]) -> str:
+    """Expand Grafana variables as Grafana would: built-ins for a 1h view at 1s scrapes,
+    label variables as `variable_values` chose them."""
+    now_ms = int(time.time() * 1000)
+    builtins = {
+        "__rate_interval": "1m",
+        "__interval": "15s",
+        "__interval_ms": "15000",
+        "__range": "1h",
+        "__range_s": "3600",
+        "__range_ms": "3600000",
+        "__from": str(now_ms - 3_600_000),
+        "__to": str(now_ms),
+    }
+
+    def sub(m: re.Match[str]) -> str:
+        name = m.group("a") or m.group("b") or m.group("c")
+        return builtins.get(name) or variables.get(name, ".+")
+
+    return VARIABLE.sub(sub, expr)
 
 
 def test_every_dashboard_query_executes_and_ours_return_data(stack: Stack) -> None:
-    queries = dashboard_queries()
-    assert queries, "no rendered dashboards found"
+    rendered = dashboards()
+    assert {d["uid"] for d in rendered} >= {
+        "idp-overview",
+        "backstage-health",
+        "argo-workflows",
+        "clusters",
+        "slo-overview",
+        "slo-detail",
+    }
     assert stack.prometheus is not None
-    # Give slow-moving recording rules (period ratios) a few evaluations of their own.
-    wait_until(
-        lambda: (
-            stack.value('count(slo:error_budget_remaining:ratio{slo="deployment-success"})')
-            is not None
-        ),
-        60,
-        "the repo's budget recording rule",
-        0.5,
-    )
-    empty = []
-    for uid, title, expr in queries:
-        result = stack.prometheus.query(expand(expr))  # raises on a PromQL error
-        ours = re.search(r"\b(idp_\w+|slo:\w+)", expr)
-        if ours and not result:
-            empty.append(f"{uid} / {title}: {expr}")
-    print(f"\n[e2e] {len(queries)} dashboard queries executed")
+    # Every SLI of the repo needs some traffic of its own (this test may run alone). A
+    # rate needs an increase after the series appears, hence two rollbacks.
+    rollbacks = "sum(idp_rollback_duration_seconds_count)"
+    first = stack.value(rollbacks) or 0
+    stack.deploy("Succeeded", template="rollback-standard", duration=90)
+    wait_until(lambda: (stack.value(rollbacks) or 0) > first, 30, "a rollback", 0.25)
+    stack.deploy("Succeeded", template="rollback-standard", duration=90)
+    stack.audit("deployment.trigger", "production")
+    with Traffic(stack) as traffic:
+        traffic.failure_share = 0.2
+        for slo in ("deployment-success", "rollback-time"):
+            wait_until(
+                lambda slo=slo: (
+                    stack.value(f'slo:sli_error:ratio_rate1d{{slo="{slo}"}}') is not None
+                ),
+                60,
+                f"the repo's 1d error ratio of {slo}",
+                0.5,
+            )
+    empty, executed = [], 0
+    for dash in rendered:
+        choices = variable_values(stack, dash)
+        selections = [
+            dict(zip(choices, combo, strict=True)) for combo in itertools.product(*choices.values())
+        ]
+        for title, expr in dashboard_queries(dash):
+            # Each selection must execute; ours must return data for at least one of them
+            # (a per-SLO panel has data for the SLOs that have traffic).
+            results = [stack.prometheus.query(expand(expr, chosen)) for chosen in selections]
+            executed += len(results)
+            if re.search(r"\b(idp_\w+|slo:\w+)", expr) and not any(results):
+                empty.append(f"{dash['uid']} / {title}: {expr}")
+    print(f"\n[e2e] {executed} dashboard queries executed")
     assert not empty, (
         "queries on idp-exporter metrics or recording rules returned nothing:\n" + "\n".join(empty)
     )
