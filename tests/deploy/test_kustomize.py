@@ -50,7 +50,15 @@ def test_overlay_builds_and_every_object_validates(overlay: str) -> None:
         "ServiceMonitor",
         "NetworkPolicy",
         "ConfigMap",
+        "PrometheusRule",
     } <= kinds
+    dashboards = [
+        o
+        for o in objects
+        if o["kind"] == "ConfigMap"
+        and o["metadata"].get("labels", {}).get("grafana_dashboard") == "1"
+    ]
+    assert len(dashboards) >= 6  # the guide's four plus the SLO overview and detail
     for obj in objects:
         if obj["kind"] in CRD_KINDS:
             assert obj["apiVersion"] == "monitoring.coreos.com/v1"
