@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import copy
+import subprocess
+from pathlib import Path
 from typing import Any
 
+import yaml
+
 from rulegen import grafana as g
+from tests.harness import require_binary
 
 CLUSTER = g.Variable("cluster", "Cluster", "idp_workflows", "cluster")
 
@@ -61,3 +66,17 @@ def sample_dashboard(**overrides: Any) -> g.Dashboard:
 
 def sample_json() -> dict[str, Any]:
     return copy.deepcopy(g.render(sample_dashboard()))
+
+
+def promtool_check_groups(groups: list[Any], directory: Path) -> None:
+    """`promtool check rules` accepts these rule groups (as a PrometheusRule holds them)."""
+    rules = directory / "rules.yml"
+    rules.write_text(yaml.safe_dump({"groups": groups}))
+    run = subprocess.run(
+        [require_binary("promtool"), "check", "rules", str(rules)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr

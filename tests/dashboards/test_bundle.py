@@ -4,7 +4,6 @@ Kubernetes/Grafana/Alertmanager files, checked by the real tools; bad specs exit
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,8 @@ from click.testing import CliRunner
 
 from rulegen import lint, model
 from rulegen.cli import main
+from tests.dashboards.helpers import promtool_check_groups
+from tests.harness import require_binary
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = REPO / "slo.yaml"
@@ -91,12 +92,6 @@ def _groups() -> list[dict[str, Any]]:
     return yaml.safe_load((REPO / "alerts" / "idp.rules.yml").read_text())["groups"]  # type: ignore[no-any-return]
 
 
-def _tool(name: str) -> str:
-    path = shutil.which(name)
-    assert path, f"{name} is installed by `make setup`"
-    return path
-
-
 @pytest.mark.parametrize("uid", sorted(EXPECTED_PANELS))
 def test_dashboard_exists_with_its_panels(uid: str) -> None:
     d = _dashboard(uid)
@@ -145,28 +140,23 @@ def test_prometheus_rule_holds_the_rules_file_and_passes_promtool(tmp_path: Path
     assert (pr["apiVersion"], pr["kind"]) == ("monitoring.coreos.com/v1", "PrometheusRule")
     assert pr["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     assert pr["spec"]["groups"] == _groups()
-    rules = tmp_path / "rules.yml"
-    rules.write_text(yaml.safe_dump({"groups": pr["spec"]["groups"]}))
-    run = subprocess.run(
-        [_tool("promtool"), "check", "rules", str(rules)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
+    promtool_check_groups(pr["spec"]["groups"], tmp_path)
 
 
 def test_alertmanager_example_passes_amtool() -> None:
     path = REPO / "deploy" / "generated" / "alertmanager" / "alertmanager.yml"
     run = subprocess.run(
-        [_tool("amtool"), "check-config", str(path)], capture_output=True, text=True, timeout=60
+        [require_binary("amtool"), "check-config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert run.returncode == 0, run.stdout + run.stderr
 
 
 def test_kustomization_builds_every_generated_object() -> None:
     run = subprocess.run(
-        [_tool("kubectl"), "kustomize", str(REPO / "deploy" / "generated")],
+        [require_binary("kubectl"), "kustomize", str(REPO / "deploy" / "generated")],
         capture_output=True,
         text=True,
         timeout=60,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -13,7 +12,8 @@ import yaml
 
 from rulegen import grafana as g
 from rulegen import k8s
-from tests.dashboards.helpers import sample_dashboard
+from tests.dashboards.helpers import promtool_check_groups, sample_dashboard
+from tests.harness import require_binary
 
 OPTS = k8s.DeployOptions(namespace="monitoring")
 GROUPS = [
@@ -35,14 +35,6 @@ GROUPS = [
         ],
     }
 ]
-
-
-def _tool(name: str) -> str:
-    path = shutil.which(name)
-    assert path, (
-        f"{name} is installed by `make setup` (Debian prometheus / prometheus-alertmanager)"
-    )
-    return path
 
 
 def test_configmap_is_valid_kubernetes_and_carries_the_dashboard() -> None:
@@ -73,15 +65,7 @@ def test_prometheus_rule_shape_and_groups_pass_promtool(tmp_path: Path) -> None:
     assert set(pr) == {"apiVersion", "kind", "metadata", "spec"}
     assert set(pr["spec"]) == {"groups"}
     assert pr["spec"]["groups"] == GROUPS
-    rules = tmp_path / "rules.yml"
-    rules.write_text(yaml.safe_dump({"groups": pr["spec"]["groups"]}))
-    run = subprocess.run(
-        [_tool("promtool"), "check", "rules", str(rules)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
+    promtool_check_groups(pr["spec"]["groups"], tmp_path)
 
 
 def test_rule_labels_are_configurable() -> None:
@@ -125,7 +109,7 @@ def am_config(tmp_path: Path) -> Path:
 
 def test_alertmanager_example_passes_amtool(am_config: Path) -> None:
     run = subprocess.run(
-        [_tool("amtool"), "check-config", str(am_config)],
+        [require_binary("amtool"), "check-config", str(am_config)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -140,7 +124,7 @@ def test_alertmanager_example_passes_amtool(am_config: Path) -> None:
 def test_alertmanager_routes_by_severity(am_config: Path, severity: str, receiver: str) -> None:
     run = subprocess.run(
         [
-            _tool("amtool"),
+            require_binary("amtool"),
             "config",
             "routes",
             "test",
@@ -172,7 +156,10 @@ def test_amtool_rejects_a_broken_config(tmp_path: Path) -> None:
     path = tmp_path / "bad.yml"
     path.write_text(k8s.to_yaml(bad))
     run = subprocess.run(
-        [_tool("amtool"), "check-config", str(path)], capture_output=True, text=True, timeout=60
+        [require_binary("amtool"), "check-config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert run.returncode != 0
 
@@ -189,7 +176,10 @@ def test_kustomization_builds_offline(tmp_path: Path) -> None:
         k8s.to_yaml(k8s.kustomization(list(files), "monitoring"))
     )
     run = subprocess.run(
-        [_tool("kubectl"), "kustomize", str(tmp_path)], capture_output=True, text=True, timeout=60
+        [require_binary("kubectl"), "kustomize", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert run.returncode == 0, run.stderr
     kinds = [d["kind"] for d in yaml.safe_load_all(run.stdout)]
