@@ -68,17 +68,22 @@ def _timestamp(record: logging.LogRecord) -> str:
     )
 
 
+def _fields(record: logging.LogRecord) -> dict[str, str]:
+    """The fields of one log line, in order; both formats write the same ones."""
+    fields = {
+        "ts": _timestamp(record),
+        "level": record.levelname.lower(),
+        "logger": record.name,
+        "msg": record.getMessage(),
+    }
+    if record.exc_text:  # set, already redacted, by the redaction filter
+        fields["err"] = record.exc_text
+    return fields
+
+
 class LogfmtFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        fields = {
-            "ts": _timestamp(record),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        if record.exc_text:
-            fields["err"] = record.exc_text
-        return " ".join(f"{k}={_logfmt_value(v)}" for k, v in fields.items())
+        return " ".join(f"{k}={_logfmt_value(v)}" for k, v in _fields(record).items())
 
 
 def _logfmt_value(value: str) -> str:
@@ -89,15 +94,7 @@ def _logfmt_value(value: str) -> str:
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "ts": _timestamp(record),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        if record.exc_text:
-            entry["err"] = record.exc_text
-        return json.dumps(entry)
+        return json.dumps(_fields(record))
 
 
 def setup(level: str, fmt: str = "logfmt", stream: TextIO | None = None) -> None:

@@ -147,3 +147,25 @@ def test_redaction_filter() -> None:
     assert "postgresql://idp:***@db:5432/app" in text
     assert "redis://:***@cache:6379" in text
     assert "password=***" in text
+
+
+def test_json_and_logfmt_lines_carry_the_same_redacted_fields() -> None:
+    lines = {}
+    for fmt in ("json", "logfmt"):
+        stream = io.StringIO()
+        logs.setup("info", fmt, stream)
+        try:
+            try:
+                raise RuntimeError("connect to redis://:redispw@cache:6379 failed")
+            except RuntimeError:
+                logging.getLogger("exporter.test").exception("refresh failed")
+        finally:
+            logging.getLogger().handlers.clear()
+        lines[fmt] = stream.getvalue().strip()
+    entry = json.loads(lines["json"])
+    assert set(entry) == {"ts", "level", "logger", "msg", "err"}
+    assert entry["level"] == "error" and entry["msg"] == "refresh failed"
+    assert "redis://:***@cache:6379" in entry["err"] and "redispw" not in entry["err"]
+    assert lines["logfmt"].startswith(f"ts={entry['ts'][:19]}")
+    assert "level=error logger=exporter.test" in lines["logfmt"]
+    assert 'msg="refresh failed" err=' in lines["logfmt"] and "redispw" not in lines["logfmt"]
