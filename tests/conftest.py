@@ -8,7 +8,7 @@ import psycopg
 import pytest
 import redis
 
-from tests.harness import PostgresServer, RedisServer, require_binary
+from tests.harness import PostgresServer, RedisServer, require_binary, started
 
 # The PostgreSQL and Redis that this project's machines run (trust auth, db `test`);
 # for tests that read and write but never break a server.
@@ -19,9 +19,8 @@ SHARED_REDIS_URL = "redis://127.0.0.1:6379/0"
 @pytest.fixture
 def pg_server() -> Iterator[PostgresServer]:
     """A private PostgreSQL, started; tests may stop() and start() it."""
-    server = PostgresServer()
+    server = started(PostgresServer())
     try:
-        server.start()
         yield server
     finally:
         server.destroy()
@@ -30,9 +29,8 @@ def pg_server() -> Iterator[PostgresServer]:
 @pytest.fixture
 def redis_server() -> Iterator[RedisServer]:
     """A private redis-server, started; tests may stop() and start() it."""
-    server = RedisServer()
+    server = started(RedisServer())
     try:
-        server.start()
         yield server
     finally:
         server.destroy()

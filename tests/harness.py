@@ -17,8 +17,17 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import httpx
+
+
+class _Server(Protocol):
+    def start(self) -> None: ...
+    def destroy(self) -> None: ...
+
+
+S = TypeVar("S", bound=_Server)
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 READY_TIMEOUT = 20.0
@@ -64,6 +73,16 @@ def _tail(path: Path, lines: int = 30) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError as exc:
         return f"(no log: {exc})"
+
+
+def started(server: S) -> S:
+    """`server`, started; destroyed (temp dir included) if it cannot start."""
+    try:
+        server.start()
+    except BaseException:
+        server.destroy()
+        raise
+    return server
 
 
 class PostgresServer:

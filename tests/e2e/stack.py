@@ -37,6 +37,7 @@ from tests.harness import (
     RedisServer,
     ServerError,
     free_port,
+    started,
     wait_until,
 )
 
@@ -134,7 +135,7 @@ class Stack:
         self._step("the fake Kubernetes API", self.kube.start)
         self.health = self._step("the health-check server", HealthCheck)
         self.pg = self._step("PostgreSQL", self._start_postgres)
-        self.redis = self._step("Redis", self._start_redis)
+        self.redis = self._step("Redis", lambda: started(RedisServer()))
         self._step("idp-exporter", self._start_exporter)
         self.prometheus = self._step("Prometheus", self._start_prometheus)
 
@@ -159,24 +160,14 @@ class Stack:
             raise StackError(f"could not start {what}: {exc}") from exc
 
     def _start_postgres(self) -> PostgresServer:
-        pg = PostgresServer()
+        pg = started(PostgresServer())
         try:
-            pg.start()
             with psycopg.connect(pg.dsn, autocommit=True) as conn:
                 conn.execute(AUDIT_TABLE)
         except BaseException:
             pg.destroy()
             raise
         return pg
-
-    def _start_redis(self) -> RedisServer:
-        redis = RedisServer()
-        try:
-            redis.start()
-        except BaseException:
-            redis.destroy()
-            raise
-        return redis
 
     def exporter_config(self) -> dict[str, Any]:
         assert self.pg and self.redis and self.health
@@ -279,13 +270,7 @@ class Stack:
               - job_name: idp-exporter
                 static_configs: [{{targets: ["127.0.0.1:{self.exporter_port}"]}}]
             """)
-        prom = PrometheusServer(config, self.rule_files)
-        try:
-            prom.start()
-        except BaseException:
-            prom.destroy()
-            raise
-        return prom
+        return started(PrometheusServer(config, self.rule_files))
 
     # -- driving incidents ------------------------------------------------------------
 
