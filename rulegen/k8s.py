@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
+from rulegen import yamlout
 
 JSON = dict[str, Any]
 
@@ -39,7 +39,10 @@ def k8s_name(text: str) -> str:
     return name[:253].rstrip("-") or "unnamed"
 
 
-def prometheus_rule(name: str, groups: Sequence[JSON], opts: DeployOptions) -> JSON:
+def prometheus_rule(
+    name: str, groups: Sequence[JSON] | yamlout.Rendered, opts: DeployOptions
+) -> JSON:
+    """The rules file's groups as a PrometheusRule (already written once: placed as is)."""
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",
@@ -48,7 +51,7 @@ def prometheus_rule(name: str, groups: Sequence[JSON], opts: DeployOptions) -> J
             "namespace": opts.namespace,
             "labels": {"app.kubernetes.io/managed-by": "idp-rulegen", **opts.rule_labels},
         },
-        "spec": {"groups": [dict(g) for g in groups]},
+        "spec": {"groups": groups if isinstance(groups, yamlout.Rendered) else list(groups)},
     }
 
 
@@ -174,28 +177,9 @@ def kustomization(resources: Sequence[str], namespace: str) -> JSON:
     }
 
 
-class _Dumper(yaml.SafeDumper):
-    """Block style; multi-line strings (PromQL, dashboard JSON) as literal `|` blocks."""
-
-
-def _str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in data else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
-
-
-_Dumper.add_representer(str, _str)
-
-
 def to_yaml(obj: Any) -> str:
     """Deterministic YAML: insertion order kept (it is the reading order), wide lines."""
-    return yaml.dump(
-        obj,
-        Dumper=_Dumper,
-        sort_keys=False,
-        default_flow_style=False,
-        width=1000,
-        allow_unicode=True,
-    )
+    return yamlout.dump(obj, "")
 
 
 def to_yaml_documents(objs: Sequence[Any]) -> str:

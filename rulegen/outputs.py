@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rulegen import dashboards, k8s, lint, naming
+from rulegen import dashboards, k8s, lint, naming, yamlout
 from rulegen import grafana as g
 from rulegen import slo_dashboards as sd
 from rulegen.durations import format_seconds
@@ -76,10 +76,11 @@ def issues(model: Model, problems: Sequence[Located]) -> list[Issue]:
     return out
 
 
-def render(model: Model, groups: Sequence[JSON]) -> Outputs:
+def render(model: Model, groups: yamlout.Rendered) -> Outputs:
+    """Everything but the rules and their tests, from the model and the rule groups."""
     built = _dashboards(model)
     rendered = [g.render(d) for d, _ in built]
-    findings = lint.lint_bundle(rendered, groups, model.external_metrics)
+    findings = lint.lint_bundle(rendered, groups.data, model.external_metrics)
     problems = tuple(Located(locate(model, f), f) for f in findings)
     opts = k8s.DeployOptions(
         namespace=model.outputs.namespace,
