@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 # Prometheus' own grammar (model.ParseDuration): units in this order, each at most once.
@@ -42,6 +43,7 @@ def parse_seconds(text: str) -> int:
     return ms // 1000
 
 
+@functools.cache  # a bundle prints the same few windows hundreds of thousands of times
 def format_seconds(seconds: int) -> str:
     """Print like Prometheus' model.Duration.String(): 7d is `1w`, 30d stays `30d`, 84m is `1h24m`."""
     if seconds <= 0:

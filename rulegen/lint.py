@@ -185,29 +185,33 @@ def variable_stand_in(name: str) -> str:
     return f"__{name}__"
 
 
-def children(node: Any) -> Iterator[Any]:
+def children(node: Any) -> tuple[Any, ...]:
     """Direct sub-expressions of a promql-parser node."""
     if isinstance(node, pp.BinaryExpr):
-        yield node.lhs
-        yield node.rhs
-    elif isinstance(node, pp.AggregateExpr):
+        return (node.lhs, node.rhs)
+    if isinstance(node, pp.AggregateExpr):
         if node.param is not None and not isinstance(node.param, int | float | str):
-            yield node.param
-        yield node.expr
-    elif isinstance(node, pp.Call):
-        yield from node.args
-    elif isinstance(node, pp.ParenExpr | pp.UnaryExpr | pp.SubqueryExpr):
-        yield node.expr
-    elif isinstance(node, pp.MatrixSelector):
-        yield node.vector_selector
+            return (node.param, node.expr)
+        return (node.expr,)
+    if isinstance(node, pp.Call):
+        return tuple(node.args)
+    if isinstance(node, pp.ParenExpr | pp.UnaryExpr | pp.SubqueryExpr):
+        return (node.expr,)
+    if isinstance(node, pp.MatrixSelector):
+        return (node.vector_selector,)
+    return ()
 
 
-def selectors(node: Any) -> Iterator[Any]:
-    """Every vector selector in an expression (including those inside range vectors)."""
-    if isinstance(node, pp.VectorSelector):
-        yield node
-    for child in children(node):
-        yield from selectors(child)
+def selectors(node: Any) -> list[Any]:
+    """Every vector selector in an expression (including those inside range vectors), in
+    reading order; a loop over a stack, as this runs for every rule of a bundle."""
+    out, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, pp.VectorSelector):
+            out.append(n)
+        stack.extend(reversed(children(n)))
+    return out
 
 
 def _metric_problems(node: Any, metrics: Metrics) -> list[str]:

@@ -25,7 +25,11 @@ _REGEX_META = set("\\.+*?()|[]{}^$")
 
 def string(value: str) -> str:
     """A PromQL string literal: Go escaping, so `"` and `\\` cannot end or alter the literal."""
-    return json.dumps(value, ensure_ascii=False)
+    return _quote(value)
+
+
+# json.dumps(value, ensure_ascii=False) without its per-call encoder set-up.
+_quote = json.encoder.encode_basestring
 
 
 def regex_literal(value: str) -> str:

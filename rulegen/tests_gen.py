@@ -16,6 +16,7 @@ interfere; an alert_rule_test also checks annotations where the SLO's metrics ar
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -238,10 +239,15 @@ class _SLOTests:
         return seconds // self.scrape + 1
 
     def _firing(self, tiers: list[Tier]) -> list[dict[str, Any]]:
-        out = []
-        for tier in tiers:
+        return [{"labels": self._tier_series[tier.name], "value": 1} for tier in tiers]
+
+    @functools.cached_property
+    def _tier_series(self) -> dict[str, str]:
+        """The ALERTS series each tier's alert makes, built once (every tier test names them)."""
+        out = {}
+        for tier in self.slo.tiers:
             labels = {**self.group, **dict(rules.burn_alert(self.model, self.slo, tier).labels)}
-            out.append({"labels": self._alerts_series(labels), "value": 1})
+            out[tier.name] = self._alerts_series(labels)
         return out
 
     def _alerts_series(self, labels: dict[str, str]) -> str:
