@@ -58,6 +58,7 @@ from exporter.sources.workflows import WorkflowProjector
 log = logging.getLogger(__name__)
 
 ARGO = ("argoproj.io", "v1alpha1")
+LINGER = 0.01  # seconds _drain waits for more events after the first (see there)
 
 
 class _Ledger(Protocol):
@@ -286,11 +287,17 @@ class _Health:
 
 
 def _drain(events: queue.SimpleQueue[Event], stop: threading.Event) -> list[Event]:
-    """The events available now (waiting briefly for the first), at most a few thousand."""
+    """The events available now (waiting briefly for the first), at most a few thousand.
+
+    After the first event it lingers a moment so that a burst is applied in batches:
+    waking this thread once per event (a thread switch and a GIL handoff each) cost
+    about 15% of an event's CPU. The linger is far below `publish_every`, so it delays
+    nothing a scrape can see."""
     try:
         batch = [events.get(timeout=0.05)]
     except queue.Empty:
         return []
+    stop.wait(LINGER)
     while len(batch) < 5000 and not stop.is_set():
         try:
             batch.append(events.get_nowait())
