@@ -2,12 +2,16 @@
 
 Measures, for N realistic workflows (5-20 KB each, status.nodes included):
 - initial sync: time from start to `ready` and the source process's peak RSS;
-- watch ingestion: events/s applied from a backlog of M new completed deployments;
+- watch ingestion: events/s applied from a backlog of M new completed deployments, by the
+  wall clock and per CPU second of the collector process ("on one core": the collector is
+  one Python process, held to one core by the GIL), and the fake API's CPU meanwhile, so
+  the figures say which side was the bottleneck;
 - the naive (Pelorus-style) collector: list every workflow at scrape time and count them,
   its time per scrape and peak RSS.
 
 The fake API runs in its own process, and each measured collector in a fresh process, so
-RSS and CPU belong to what is measured. Usage:
+RSS and CPU belong to what is measured; on a machine with two or more CPUs the collectors
+are pinned to one CPU and the fake API to another. Usage:
 
     python bench/argo_ingest.py [--workflows 10000 100000] [--events 20000] [--runs 3]
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import resource
 import statistics
 import sys
@@ -52,9 +57,24 @@ def _population(n: int) -> Any:
         )
 
 
+def _cpu_seconds() -> float:
+    """CPU time (user + system, all threads) of the calling process."""
+    t = os.times()
+    return t.user + t.system
+
+
+def _pin(index: int) -> None:
+    """Keep the calling process on one CPU: the collector on the first, the fake API on the
+    second, so "on one core" is literal and the two never share one."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) > 1:
+        os.sched_setaffinity(0, {cpus[index]})
+
+
 def _serve(conn: Connection, n: int) -> None:
     """The fake API process: load n workflows, then obey commands from the parent."""
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    _pin(1)
     api = FakeKubeAPI(bookmark_interval=30.0).start()
     t0 = time.perf_counter()
     api.load(WORKFLOWS, _population(n))
@@ -66,7 +86,7 @@ def _serve(conn: Connection, n: int) -> None:
             api.stop()
             return
         if cmd[0] == "burst":
-            # Queue M events while watches are held, then release them all at once, so
+            # Queue M events while watches are held; "release" sends them all at once, so
             # the client's ingestion rate is measured, not the server's.
             api.stall_watches()
             for i in range(cmd[1]):
@@ -79,9 +99,15 @@ def _serve(conn: Connection, n: int) -> None:
                         steps=6 + i % 20,
                     ),
                 )
-            api.stall_watches(False)
             burst += 1
             conn.send("ok")
+        if cmd[0] == "release":
+            # time.monotonic() is system-wide on Linux: the collector's clock is the same.
+            released = {"at": time.monotonic(), "cpu": _cpu_seconds()}
+            api.stall_watches(False)
+            conn.send(released)
+        if cmd[0] == "cpu":
+            conn.send(_cpu_seconds())
         if cmd[0] == "cleanup":
             # Back to the initial population, so every run syncs the same n workflows.
             for name in [
@@ -96,6 +122,7 @@ class _Publisher:
         self.ready_at: float | None = None
         self.counted = 0.0
         self.tracked = 0.0
+        self.published_at = 0.0
         self.changed = threading.Event()
 
     def publish(self, snapshot: Snapshot) -> None:
@@ -107,6 +134,7 @@ class _Publisher:
                 elif s.name == "idp_workflows":
                     tracked += s.value
         self.counted, self.tracked = counted, tracked
+        self.published_at = time.monotonic()
         self.changed.set()
 
     def succeeded(self, duration: float) -> None:
@@ -136,6 +164,7 @@ def _config(kubeconfig: Path) -> ArgoSourceConfig:
 
 def _run_source(conn: Connection, kubeconfig: str) -> None:
     """A collector process: initial sync, then ingest the burst the parent triggers."""
+    _pin(0)
     out = _Publisher()
     stop = threading.Event()
     source = ArgoSource(_config(Path(kubeconfig)), process_start=EPOCH, publish_every=0.05)
@@ -150,18 +179,15 @@ def _run_source(conn: Connection, kubeconfig: str) -> None:
         "rss_after_sync_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     conn.send(result)
-    events = conn.recv()
-    if events:
-        first = None
-        while out.counted < events:
-            out.changed.wait(1)
-            out.changed.clear()
-            if first is None and out.counted > 0:
-                first = time.perf_counter()  # the backlog started arriving
-        # The publisher sees at most one change per 50 ms: rate over the whole backlog
-        # from its first visible event.
-        elapsed = time.perf_counter() - (first or start)
-        result = {"events_per_second": events / max(elapsed, 1e-9)}
+    events = conn.recv()  # sent once the backlog is queued, before it is released
+    cpu = _cpu_seconds()
+    conn.send("armed")
+    while out.counted < events:
+        out.changed.wait(1)
+        out.changed.clear()
+    # Done when the snapshot counting the last event was published (at most
+    # publish_every after it was applied, which this figure includes).
+    result = {"done_at": out.published_at, "cpu_seconds": _cpu_seconds() - cpu}
     result["rss_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     stop.set()
     thread.join(10)
@@ -170,6 +196,7 @@ def _run_source(conn: Connection, kubeconfig: str) -> None:
 
 def _run_naive(conn: Connection, kubeconfig: str, scrapes: int) -> None:
     """The scrape-time approach: every scrape lists all workflows and counts them."""
+    _pin(0)
     from kubernetes import client as k8s
     from kubernetes import config as k8s_config
 
@@ -219,25 +246,40 @@ def bench(n: int, events: int, runs: int, naive_scrapes: int) -> None:
         kubeconfig = FakeKubeAPI(token="fake-token")
         kubeconfig.port = info["port"]
         path = str(kubeconfig.kubeconfig(Path(tmp) / "kubeconfig"))
-        ready, rss_sync, rates, rss_peak = [], [], [], []
+        ready, rss_sync, rss_peak = [], [], []
+        rates, cpu_us, one_core, busy, api_us = [], [], [], [], []
         for _ in range(runs):
             proc, conn = _child(_run_source, path)
             first = conn.recv()
             assert first["tracked"] == n, first
             ready.append(first["ready_seconds"])
             rss_sync.append(first["rss_after_sync_mb"])
-            conn.send(events)
             ctl.send(("burst", events))
             ctl.recv()
+            conn.send(events)
+            conn.recv()
+            ctl.send(("release",))
+            released = ctl.recv()
             second = conn.recv()
-            rates.append(second["events_per_second"])
+            ctl.send(("cpu",))
+            api_cpu = ctl.recv() - released["cpu"]
+            wall = second["done_at"] - released["at"]
+            rates.append(events / wall)
+            cpu_us.append(second["cpu_seconds"] / events * 1e6)
+            one_core.append(events / second["cpu_seconds"])
+            busy.append(second["cpu_seconds"] / wall)
+            api_us.append(api_cpu / events * 1e6)
             rss_peak.append(second["rss_peak_mb"])
             proc.join()
             ctl.send(("cleanup",))
             ctl.recv()
         print(f"  idp-exporter time to ready (s)      {_spread(ready)}")
         print(f"  idp-exporter peak RSS after sync MB {_spread(rss_sync)}")
-        print(f"  idp-exporter watch events/s         {_spread(rates)}")
+        print(f"  idp-exporter watch events/s (wall)  {_spread(rates)}")
+        print(f"  collector CPU per event (us)        {_spread(cpu_us)}")
+        print(f"  => events/s on one core (CPU)       {_spread(one_core)}")
+        print(f"  collector cores busy (CPU / wall)   {_spread(busy)}")
+        print(f"  fake API CPU per event (us)         {_spread(api_us)}")
         print(f"  idp-exporter peak RSS at end MB     {_spread(rss_peak)}")
         proc, conn = _child(_run_naive, path, naive_scrapes)
         naive = conn.recv()
