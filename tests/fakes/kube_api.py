@@ -542,8 +542,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _stream(self, lines: Iterator[bytes]) -> None:
-        if self.api.gone_as_http_status:
-            lines = iter(list(itertools.islice(lines, 1))) if False else lines
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
