@@ -166,6 +166,8 @@ def known_metrics(groups: Sequence[JSON], external: Iterable[str] | None = ()) -
 
 def expand_variables(expr: str, defined: Iterable[str]) -> tuple[str, list[str]]:
     """Grafana variables -> values that parse; returns the text and unknown variable names."""
+    if "$" not in expr:  # every rule expression: skip the substitution
+        return expr, []
     names = set(defined)
     unknown: list[str] = []
 

@@ -13,6 +13,7 @@ window adds 0 to both sums instead of a NaN that would poison the whole period.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -73,10 +74,10 @@ class Group:
         return out
 
 
+@functools.lru_cache(maxsize=4096)  # the same thresholds and objectives, over and over
 def number(value: Decimal) -> str:
     """Plain decimal notation (0.001, never 1E-3), so rules read like the spec."""
-    text = format(value.normalize(), "f")
-    return text
+    return format(value.normalize(), "f")
 
 
 def percent(value: Decimal) -> str:

@@ -8,6 +8,7 @@ per tier fixed (factor x long / period) is what lets the factors stay 14.4/6/3/1
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -84,6 +85,7 @@ class Burn:
     detection_seconds: Decimal  # time to fire on a full outage: factor x (1 - objective) x long
 
     @classmethod
+    @functools.lru_cache(maxsize=1024)  # asked for each tier by every rule and test
     def of(cls, factor: Decimal, budget: Decimal, long: int, period: int) -> Burn:
         threshold = factor * budget
         return cls(threshold, factor * long / period, threshold * long)
