@@ -98,7 +98,19 @@ def _cli(spec_file: Path, out: Path) -> None:
     subprocess.run(cmd, check=True, capture_output=True)
 
 
+def _machine() -> None:
+    """This machine's speed varies run to run: a fixed pure-Python loop, for scale."""
+
+    def loop() -> None:
+        total = 0
+        for i in range(5_000_000):
+            total += i
+
+    print(f"machine: a fixed 5M-iteration Python loop takes {_spread(_timed(loop))} s")
+
+
 def main() -> None:
+    _machine()
     print(
         f"{'SLOs':>6} {'rules':>7} {'output MB':>9}  {'render s (min-max)':>19}"
         f"  {'CLI s (min-max)':>19}  {'rules YAML: ours / PyYAML s':>27}"
