@@ -10,6 +10,23 @@ import redis
 
 from tests.harness import PostgresServer, RedisServer, require_binary, started
 
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    # Here, in the root conftest, so that the option exists however pytest is invoked.
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="rewrite golden files (rulegen bundles, exporter expositions, docs/metrics.md)",
+    )
+
+
+@pytest.fixture(scope="session")
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    """True under `pytest --update-golden`: golden tests rewrite instead of comparing."""
+    return bool(request.config.getoption("--update-golden"))
+
+
 # The PostgreSQL and Redis that this project's machines run (trust auth, db `test`);
 # for tests that read and write but never break a server.
 SHARED_PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"

@@ -1,11 +1,7 @@
-"""Exporter test fixtures. IDP_UPDATE_GOLDEN=1 rewrites the golden files instead of comparing.
-
-(An environment variable rather than a pytest option: options from a non-root conftest
-are not registered when pytest runs from the repo root.)"""
+"""Exporter test fixtures. `pytest --update-golden` rewrites the golden files instead of comparing."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -16,19 +12,18 @@ GOLDEN = Path(__file__).parent / "golden"
 
 
 @pytest.fixture
-def golden() -> Callable[[str, bytes], None]:
+def golden(update_golden: bool) -> Callable[[str, bytes], None]:
     """golden(name, data): compare bytes with tests/exporter/golden/<name>, or rewrite it."""
-    update = os.environ.get("IDP_UPDATE_GOLDEN") == "1"
 
     def check(name: str, data: bytes) -> None:
         path = GOLDEN / name
-        if update:
+        if update_golden:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
             return
-        assert path.exists(), f"{path} is missing; run with IDP_UPDATE_GOLDEN=1"
+        assert path.exists(), f"{path} is missing; run pytest --update-golden"
         expected = path.read_bytes()
-        assert data == expected, f"output differs from {path} (IDP_UPDATE_GOLDEN=1 to accept)"
+        assert data == expected, f"output differs from {path} (pytest --update-golden to accept)"
 
     return check
 

@@ -1,12 +1,11 @@
 """docs/metrics.md lists exactly the catalog: names, types, labels, help and buckets.
 
 The table between the markers is generated from exporter/catalog.py; regenerate it with
-IDP_UPDATE_GOLDEN=1 (the same switch as the other golden files).
+`pytest --update-golden` (the same switch as the other golden files).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from exporter.catalog import FAMILIES
@@ -27,12 +26,12 @@ def table() -> str:
     return "\n".join(rows) + "\n"
 
 
-def test_metrics_doc_matches_the_catalog() -> None:
+def test_metrics_doc_matches_the_catalog(update_golden: bool) -> None:
     text = DOC.read_text()
     head, rest = text.split(BEGIN)
     _, tail = rest.split(END)
     expected = head + BEGIN + table() + END + tail
-    if os.environ.get("IDP_UPDATE_GOLDEN") == "1":
+    if update_golden:
         DOC.write_text(expected)
         text = expected
-    assert text == expected, "docs/metrics.md is stale: rerun with IDP_UPDATE_GOLDEN=1"
+    assert text == expected, "docs/metrics.md is stale: rerun with pytest --update-golden"

@@ -1,4 +1,4 @@
-"""Fixtures for idp-rulegen tests: promtool (required, never skipped) and golden updates."""
+"""Fixtures for idp-rulegen tests: promtool (required, never skipped)."""
 
 from __future__ import annotations
 
@@ -9,20 +9,6 @@ import pytest
 
 GOLDEN = Path(__file__).parent / "golden"
 REPO = Path(__file__).resolve().parents[2]
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--update-golden",
-        action="store_true",
-        default=False,
-        help="rewrite tests/rulegen/golden/*/ expected outputs from the current renderer",
-    )
-
-
-@pytest.fixture(scope="session")
-def update_golden(request: pytest.FixtureRequest) -> bool:
-    return bool(request.config.getoption("--update-golden", default=False))
 
 
 @pytest.fixture(scope="session")
