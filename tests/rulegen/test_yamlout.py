@@ -74,7 +74,7 @@ DATA = st.recursive(
     SCALAR,
     lambda inner: st.one_of(
         st.lists(inner, max_size=4),
-        st.dictionaries(TEXT, inner, max_size=4),
+        st.dictionaries(st.one_of(TEXT, st.integers(), st.booleans()), inner, max_size=4),
     ),
     max_leaves=25,
 )
