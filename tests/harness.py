@@ -152,8 +152,10 @@ class PostgresServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class _Process:
+class Process:
     """A foreground server process with a log file and a readiness check."""
+
+    ready_timeout = READY_TIMEOUT
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -174,7 +176,7 @@ class _Process:
                 self.command(), stdout=log, stderr=subprocess.STDOUT, cwd=self.dir
             )
         try:
-            wait_until(self._ready_or_dead, READY_TIMEOUT, f"{self.name} on port {self.port}")
+            wait_until(self._ready_or_dead, self.ready_timeout, f"{self.name} on port {self.port}")
         except ServerError as exc:
             self.stop()
             raise ServerError(f"{exc}\nlog tail:\n{_tail(self.log)}") from None
@@ -204,7 +206,7 @@ class _Process:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class RedisServer(_Process):
+class RedisServer(Process):
     """A private redis-server that keeps nothing on disk."""
 
     def __init__(self) -> None:
@@ -231,7 +233,7 @@ class RedisServer(_Process):
         ]
 
 
-class PrometheusServer(_Process):
+class PrometheusServer(Process):
     """A real Prometheus with the given config text and rule files, fresh TSDB."""
 
     def __init__(self, config: str, rule_files: dict[str, str] | None = None) -> None:

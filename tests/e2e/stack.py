@@ -33,17 +33,15 @@ from tests.fakes.kube_api import WORKFLOWS, FakeKubeAPI
 from tests.fakes.objects import workflow
 from tests.harness import (
     PostgresServer,
+    Process,
     PrometheusServer,
     RedisServer,
     ServerError,
-    free_port,
     started,
-    wait_until,
 )
 
 CLUSTER = "e2e"
 SCRAPE_INTERVAL = "1s"
-EXPORTER_READY_TIMEOUT = 30.0
 
 AUDIT_TABLE = """
 CREATE TABLE audit_log (
@@ -104,6 +102,32 @@ class HealthCheck:
         self._server.server_close()
 
 
+class Exporter(Process):
+    """idp-exporter (the installed package's CLI) with the given sources, on a free port."""
+
+    ready_timeout = 30.0  # the first PostgreSQL and Kubernetes rounds come before /readyz
+
+    def __init__(self, sources: list[dict[str, Any]]) -> None:
+        super().__init__("exporter")
+        self.config = self.dir / "exporter.yaml"
+        config = {"web": {"listen_address": f"127.0.0.1:{self.port}"}, "sources": sources}
+        self.config.write_text(yaml.safe_dump(config, sort_keys=False))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        cli = [sys.executable, "-m", "exporter.cli", "--config", str(self.config)]
+        return [*cli, "--log-level", "info"]
+
+    def is_ready(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+
 class Stack:
     """Start with `Stack.up(rule_files)`; always `close()` (or use it as a context)."""
 
@@ -114,8 +138,7 @@ class Stack:
         self.health: HealthCheck | None = None
         self.pg: PostgresServer | None = None
         self.redis: RedisServer | None = None
-        self.exporter: subprocess.Popen[bytes] | None = None
-        self.exporter_port = free_port()
+        self.exporter: Exporter | None = None
         self.prometheus: PrometheusServer | None = None
         self._names = itertools.count()
 
@@ -136,14 +159,14 @@ class Stack:
         self.health = self._step("the health-check server", HealthCheck)
         self.pg = self._step("PostgreSQL", self._start_postgres)
         self.redis = self._step("Redis", lambda: started(RedisServer()))
-        self._step("idp-exporter", self._start_exporter)
+        self.exporter = self._step("idp-exporter", self._start_exporter)
         self.prometheus = self._step("Prometheus", self._start_prometheus)
 
     def close(self) -> None:
         """Stop everything that was started, newest first; never raises."""
         for stop in (
             lambda: self.prometheus and self.prometheus.destroy(),
-            self._stop_exporter,
+            lambda: self.exporter and self.exporter.destroy(),
             lambda: self.redis and self.redis.destroy(),
             lambda: self.pg and self.pg.destroy(),
             lambda: self.health and self.health.close(),
@@ -169,98 +192,59 @@ class Stack:
             raise
         return pg
 
-    def exporter_config(self) -> dict[str, Any]:
+    def exporter_sources(self) -> list[dict[str, Any]]:
         assert self.pg and self.redis and self.health
         kubeconfig = self.kube.kubeconfig(self.dir / "kubeconfig")
-        return {
-            "web": {"listen_address": f"127.0.0.1:{self.exporter_port}"},
-            "sources": [
-                {
-                    "name": CLUSTER,
-                    "type": "argo",
-                    "cluster": CLUSTER,
-                    "kubeconfig": str(kubeconfig),
-                    "context": "fake",
-                    "namespaces": ["argo"],
-                    "deployments": {
-                        "templates": ["deployment-standard"],
-                        "environments": ["production", "staging", "development"],
-                    },
-                    "rollbacks": {"templates": ["rollback-standard"]},
-                    "interval": "5m",
-                    "timeout": "5s",
+        return [
+            {
+                "name": CLUSTER,
+                "type": "argo",
+                "cluster": CLUSTER,
+                "kubeconfig": str(kubeconfig),
+                "context": "fake",
+                "namespaces": ["argo"],
+                "deployments": {
+                    "templates": ["deployment-standard"],
+                    "environments": ["production", "staging", "development"],
                 },
-                {
-                    "name": "backstage-db",
-                    "type": "postgres",
-                    "dsn": self.pg.dsn,
-                    "audit": {"actions": ["deployment.trigger", "deployment.rollback"]},
-                    "interval": "1s",
-                    "timeout": "1s",
-                },
-                {
-                    "name": "cache",
-                    "type": "redis",
-                    "url": self.redis.url,
-                    "interval": "1s",
-                    "timeout": "1s",
-                },
-                {
-                    "name": "backstage",
-                    "type": "http",
-                    "url": self.health.url,
-                    "interval": "1s",
-                    "timeout": "1s",
-                },
-            ],
-        }
+                "rollbacks": {"templates": ["rollback-standard"]},
+                "interval": "5m",
+                "timeout": "5s",
+            },
+            {
+                "name": "backstage-db",
+                "type": "postgres",
+                "dsn": self.pg.dsn,
+                "audit": {"actions": ["deployment.trigger", "deployment.rollback"]},
+                "interval": "1s",
+                "timeout": "1s",
+            },
+            {
+                "name": "cache",
+                "type": "redis",
+                "url": self.redis.url,
+                "interval": "1s",
+                "timeout": "1s",
+            },
+            {
+                "name": "backstage",
+                "type": "http",
+                "url": self.health.url,
+                "interval": "1s",
+                "timeout": "1s",
+            },
+        ]
 
-    def _start_exporter(self) -> None:
-        path = self.dir / "exporter.yaml"
-        path.write_text(yaml.safe_dump(self.exporter_config(), sort_keys=False))
-        log = (self.dir / "exporter.log").open("ab")
-        self.exporter = subprocess.Popen(
-            [sys.executable, "-m", "exporter.cli", "--config", str(path), "--log-level", "info"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_until(self._exporter_ready_or_dead, EXPORTER_READY_TIMEOUT, "idp-exporter /readyz")
-        except ServerError as exc:
-            raise StackError(f"{exc}\n{self.exporter_log_tail()}") from None
-        if self.exporter.poll() is not None:
-            raise StackError(
-                f"idp-exporter exited with {self.exporter.returncode}\n{self.exporter_log_tail()}"
-            )
-
-    def _exporter_ready_or_dead(self) -> bool:
-        assert self.exporter is not None
-        if self.exporter.poll() is not None:
-            return True
-        try:
-            return httpx.get(f"{self.exporter_url}/readyz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def exporter_log_tail(self, lines: int = 30) -> str:
-        path = self.dir / "exporter.log"
-        text = path.read_text(errors="replace") if path.exists() else ""
-        return "idp-exporter log tail:\n" + "\n".join(text.splitlines()[-lines:])
-
-    def _stop_exporter(self) -> None:
-        if self.exporter is not None and self.exporter.poll() is None:
-            self.exporter.terminate()
-            try:
-                self.exporter.wait(10)
-            except subprocess.TimeoutExpired:
-                self.exporter.kill()
-                self.exporter.wait()
+    def _start_exporter(self) -> Exporter:
+        return started(Exporter(self.exporter_sources()))
 
     @property
     def exporter_url(self) -> str:
-        return f"http://127.0.0.1:{self.exporter_port}"
+        assert self.exporter is not None
+        return self.exporter.url
 
     def _start_prometheus(self) -> PrometheusServer:
+        assert self.exporter is not None
         config = textwrap.dedent(f"""\
             global:
               scrape_interval: {SCRAPE_INTERVAL}
@@ -268,7 +252,7 @@ class Stack:
             rule_files: {sorted(self.rule_files)!r}
             scrape_configs:
               - job_name: idp-exporter
-                static_configs: [{{targets: ["127.0.0.1:{self.exporter_port}"]}}]
+                static_configs: [{{targets: ["127.0.0.1:{self.exporter.port}"]}}]
             """)
         return started(PrometheusServer(config, self.rule_files))
 
