@@ -1,4 +1,4 @@
-"""Small dashboards for the tests: one valid baseline the mutations start from."""
+"""Shared by the dashboard tests: a valid sample dashboard, the SLO dashboards' panels, tool runs."""
 
 from __future__ import annotations
 
@@ -11,6 +11,27 @@ import yaml
 
 from rulegen import grafana as g
 from tests.harness import require_binary
+
+# The generated SLO dashboards' panels, in order (rows left out).
+SLO_OVERVIEW_PANELS = [
+    "SLOs",
+    "SLOs out of budget",
+    "Firing SLO alerts",
+    "SLOs by budget remaining",
+    "Error budget remaining",
+]
+SLO_DETAIL_PANELS = [
+    "Objective",
+    "SLI over the period",
+    "Error budget remaining",
+    "Firing alerts",
+    "SLI vs objective",
+    "Error budget remaining",
+    "Burn rate per alert window",
+    "Event and error rates",
+    "Alert state",
+    "Alerts over time",
+]
 
 CLUSTER = g.Variable("cluster", "Cluster", "idp_workflows", "cluster")
 
@@ -68,15 +89,15 @@ def sample_json() -> dict[str, Any]:
     return copy.deepcopy(g.render(sample_dashboard()))
 
 
+def run_tool(tool: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run amtool, kubectl or promtool (installed: the test fails if not), capturing text."""
+    cmd = [require_binary(tool), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+
+
 def promtool_check_groups(groups: list[Any], directory: Path) -> None:
     """`promtool check rules` accepts these rule groups (as a PrometheusRule holds them)."""
     rules = directory / "rules.yml"
     rules.write_text(yaml.safe_dump({"groups": groups}))
-    run = subprocess.run(
-        [require_binary("promtool"), "check", "rules", str(rules)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    run = run_tool("promtool", "check", "rules", str(rules), timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr

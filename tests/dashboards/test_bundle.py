@@ -4,7 +4,6 @@ Kubernetes/Grafana/Alertmanager files, checked by the real tools; bad specs exit
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +14,12 @@ from click.testing import CliRunner
 
 from rulegen import lint, model
 from rulegen.cli import main
-from tests.dashboards.helpers import promtool_check_groups
-from tests.harness import require_binary
+from tests.dashboards.helpers import (
+    SLO_DETAIL_PANELS,
+    SLO_OVERVIEW_PANELS,
+    promtool_check_groups,
+    run_tool,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = REPO / "slo.yaml"
@@ -58,25 +61,8 @@ EXPECTED_PANELS: dict[str, list[str]] = {
         "Disk utilization",
         "Network I/O",
     ],
-    "slo-overview": [
-        "SLOs",
-        "SLOs out of budget",
-        "Firing SLO alerts",
-        "SLOs by budget remaining",
-        "Error budget remaining",
-    ],
-    "slo-detail": [
-        "Objective",
-        "SLI over the period",
-        "Error budget remaining",
-        "Firing alerts",
-        "SLI vs objective",
-        "Error budget remaining",
-        "Burn rate per alert window",
-        "Event and error rates",
-        "Alert state",
-        "Alerts over time",
-    ],
+    "slo-overview": SLO_OVERVIEW_PANELS,
+    "slo-detail": SLO_DETAIL_PANELS,
 }
 
 
@@ -145,22 +131,12 @@ def test_prometheus_rule_holds_the_rules_file_and_passes_promtool(tmp_path: Path
 
 def test_alertmanager_example_passes_amtool() -> None:
     path = REPO / "deploy" / "generated" / "alertmanager" / "alertmanager.yml"
-    run = subprocess.run(
-        [require_binary("amtool"), "check-config", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = run_tool("amtool", "check-config", str(path))
     assert run.returncode == 0, run.stdout + run.stderr
 
 
 def test_kustomization_builds_every_generated_object() -> None:
-    run = subprocess.run(
-        [require_binary("kubectl"), "kustomize", str(REPO / "deploy" / "generated")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = run_tool("kubectl", "kustomize", str(REPO / "deploy" / "generated"))
     assert run.returncode == 0, run.stderr
     kinds = sorted(d["kind"] for d in yaml.safe_load_all(run.stdout))
     assert kinds == ["ConfigMap"] * 6 + ["PrometheusRule"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import kubernetes_validate
@@ -12,8 +11,7 @@ import yaml
 
 from rulegen import grafana as g
 from rulegen import k8s
-from tests.dashboards.helpers import promtool_check_groups, sample_dashboard
-from tests.harness import require_binary
+from tests.dashboards.helpers import promtool_check_groups, run_tool, sample_dashboard
 
 OPTS = k8s.DeployOptions(namespace="monitoring")
 GROUPS = [
@@ -108,12 +106,7 @@ def am_config(tmp_path: Path) -> Path:
 
 
 def test_alertmanager_example_passes_amtool(am_config: Path) -> None:
-    run = subprocess.run(
-        [require_binary("amtool"), "check-config", str(am_config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = run_tool("amtool", "check-config", str(am_config))
     assert run.returncode == 0, run.stdout + run.stderr
     assert "1 inhibit rules" in run.stdout
 
@@ -122,19 +115,14 @@ def test_alertmanager_example_passes_amtool(am_config: Path) -> None:
     ("severity", "receiver"), [("critical", "pager"), ("warning", "slack"), ("info", "slack")]
 )
 def test_alertmanager_routes_by_severity(am_config: Path, severity: str, receiver: str) -> None:
-    run = subprocess.run(
-        [
-            require_binary("amtool"),
-            "config",
-            "routes",
-            "test",
-            f"--config.file={am_config}",
-            "alertname=ErrorBudgetBurn",
-            f"severity={severity}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    run = run_tool(
+        "amtool",
+        "config",
+        "routes",
+        "test",
+        f"--config.file={am_config}",
+        "alertname=ErrorBudgetBurn",
+        f"severity={severity}",
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == receiver
@@ -155,12 +143,7 @@ def test_amtool_rejects_a_broken_config(tmp_path: Path) -> None:
     bad["route"]["receiver"] = "nobody"
     path = tmp_path / "bad.yml"
     path.write_text(k8s.to_yaml(bad))
-    run = subprocess.run(
-        [require_binary("amtool"), "check-config", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = run_tool("amtool", "check-config", str(path))
     assert run.returncode != 0
 
 
@@ -175,12 +158,7 @@ def test_kustomization_builds_offline(tmp_path: Path) -> None:
     (tmp_path / "kustomization.yaml").write_text(
         k8s.to_yaml(k8s.kustomization(list(files), "monitoring"))
     )
-    run = subprocess.run(
-        [require_binary("kubectl"), "kustomize", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = run_tool("kubectl", "kustomize", str(tmp_path))
     assert run.returncode == 0, run.stderr
     kinds = [d["kind"] for d in yaml.safe_load_all(run.stdout)]
     assert sorted(kinds) == ["ConfigMap", "PrometheusRule"]

@@ -8,6 +8,7 @@ from rulegen import grafana as g
 from rulegen import lint, naming
 from rulegen import slo_dashboards as sd
 from rulegen.durations import DAY, HOUR, MINUTE
+from tests.dashboards.helpers import SLO_DETAIL_PANELS, SLO_OVERVIEW_PANELS
 
 TIERS_30D = (
     sd.TierView("page-fast", "page", "critical", HOUR, 5 * MINUTE, 14.4),
@@ -57,13 +58,7 @@ def test_both_dashboards_lint_clean() -> None:
 def test_overview_panels() -> None:
     d = g.render(sd.overview(SLOS))
     assert d["uid"] == "slo-overview"
-    assert _titles(d) == [
-        "SLOs",
-        "SLOs out of budget",
-        "Firing SLO alerts",
-        "SLOs by budget remaining",
-        "Error budget remaining",
-    ]
+    assert _titles(d) == SLO_OVERVIEW_PANELS
     table = _panel(d, "SLOs by budget remaining")
     assert table["options"]["sortBy"] == [{"desc": False, "displayName": "Budget remaining"}]
     columns = [o["properties"][0]["value"] for o in table["fieldConfig"]["overrides"][1:]]
@@ -84,18 +79,7 @@ def test_detail_panels_and_slo_variable() -> None:
     slo_var = d["templating"]["list"][1]
     assert (slo_var["name"], slo_var["multi"], slo_var["includeAll"]) == ("slo", False, False)
     assert slo_var["query"]["query"] == "label_values(slo:objective:ratio, slo)"
-    assert _titles(d) == [
-        "Objective",
-        "SLI over the period",
-        "Error budget remaining",
-        "Firing alerts",
-        "SLI vs objective",
-        "Error budget remaining",
-        "Burn rate per alert window",
-        "Event and error rates",
-        "Alert state",
-        "Alerts over time",
-    ]
+    assert _titles(d) == SLO_DETAIL_PANELS
 
 
 def test_burn_rate_panel_draws_each_window_and_tier_threshold() -> None:
