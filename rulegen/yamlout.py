@@ -16,16 +16,13 @@ from typing import Any
 
 import yaml
 
-# libyaml's emitter is ~20x faster than pure Python; same output.
-_Base: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
-
-class _Dumper(_Base):  # type: ignore[valid-type,misc]
+class _Dumper(yaml.CSafeDumper):  # libyaml's emitter, as rulegen/yamlload.py uses its parser
     def ignore_aliases(self, data: Any) -> bool:
         return True  # a value used twice is written twice, never as &id001 / *id001
 
 
-def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+def _str(dumper: _Dumper, value: str) -> yaml.ScalarNode:
     style = "|" if "\n" in value else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
@@ -124,7 +121,7 @@ class Rendered:
         return re.sub(r"(?m)^(?!$)", " " * indent, self.text) if indent else self.text
 
 
-def _unwrap(dumper: yaml.SafeDumper, value: Rendered) -> yaml.Node:
+def _unwrap(dumper: _Dumper, value: Rendered) -> yaml.Node:
     return dumper.represent_data(value.data)
 
 
