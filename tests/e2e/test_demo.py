@@ -12,7 +12,7 @@ import pytest
 
 def test_demo_fires_an_alert_within_a_minute_and_stops_everything() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "tests.e2e.demo", "--duration", "40"],
+        [sys.executable, "-m", "devstack.demo", "--duration", "40"],
         capture_output=True,
         text=True,
         timeout=120,

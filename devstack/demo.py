@@ -1,7 +1,7 @@
 """`make demo`: the e2e stack in the foreground with the repo's own rules and a scripted
 incident, printing where to look and every alert as it fires. Ctrl-C stops it all.
 
-    python -m tests.e2e.demo [--duration SECONDS]
+    python -m devstack.demo [--duration SECONDS]
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from tests.e2e.stack import Stack, StackError, without_group_intervals
+from devstack.stack import Stack, StackError, without_group_intervals
 
-REPO = Path(__file__).resolve().parent.parent.parent
+REPO = Path(__file__).resolve().parent.parent  # the checkout: its rules and dashboards
 
 
 def scenario(stack: Stack, stop: threading.Event, say: Say) -> None:

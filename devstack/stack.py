@@ -29,9 +29,9 @@ import httpx
 import psycopg
 import yaml
 
-from tests.fakes.kube_api import WORKFLOWS, FakeKubeAPI
-from tests.fakes.objects import workflow
-from tests.harness import (
+from devstack.kube_api import WORKFLOWS, FakeKubeAPI
+from devstack.objects import workflow
+from devstack.servers import (
     PostgresServer,
     Process,
     PrometheusServer,
