@@ -27,8 +27,8 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 test: setup lint typecheck pytest
 
 lint:
-	$(BIN)/ruff check exporter rulegen tests bench
-	$(BIN)/ruff format --check exporter rulegen tests bench
+	$(BIN)/ruff check exporter rulegen devstack tests bench
+	$(BIN)/ruff format --check exporter rulegen devstack tests bench
 
 typecheck:
 	$(BIN)/mypy
@@ -44,7 +44,7 @@ check: setup
 	$(BIN)/idp-rulegen check .
 
 demo: setup
-	$(PY) -m tests.e2e.demo
+	$(PY) -m devstack.demo
 
 bench: setup
 	for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done

@@ -33,13 +33,11 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+from devstack.kube_api import WORKFLOWS, FakeKubeAPI
+from devstack.objects import workflow
 from exporter.config import ArgoSourceConfig
 from exporter.sources.argo import ArgoSource
 from exporter.sources.base import Snapshot
-from tests.fakes.kube_api import WORKFLOWS, FakeKubeAPI
-from tests.fakes.objects import workflow
 
 EPOCH = time.time()
 PHASES = ("Succeeded", "Succeeded", "Succeeded", "Failed", "Error", "Running")

@@ -1,4 +1,4 @@
-"""Fixtures that start real servers (see tests/harness.py) and the shared local ones."""
+"""Fixtures that start real servers (see devstack/servers.py) and the shared local ones."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import psycopg
 import pytest
 import redis
 
-from tests.harness import PostgresServer, RedisServer, require_binary, started
+from devstack.servers import PostgresServer, RedisServer, require_binary, started
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

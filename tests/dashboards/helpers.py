@@ -9,8 +9,8 @@ from typing import Any
 
 import yaml
 
+from devstack.servers import require_binary
 from rulegen import grafana as g
-from tests.harness import require_binary
 
 # The generated SLO dashboards' panels, in order (rows left out).
 SLO_OVERVIEW_PANELS = [

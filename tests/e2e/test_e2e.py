@@ -22,8 +22,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.stack import Stack, without_group_intervals
-from tests.harness import wait_until
+from devstack.servers import wait_until
+from devstack.stack import Stack, without_group_intervals
 
 HERE = Path(__file__).parent
 REPO = HERE.parent.parent

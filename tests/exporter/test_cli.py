@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devstack.servers import free_port, port_open, wait_until
 from exporter import logs
-from tests.harness import free_port, port_open, wait_until
 
 SECRET = "cli-Secret-5d2e"  # a password that must never leak
 

@@ -10,9 +10,9 @@ import httpx
 import psycopg
 import pytest
 
+from devstack.servers import PostgresServer, RedisServer, wait_until
 from exporter import catalog
 from tests.exporter.helpers import Exporter, Series, parse, start_exporter, value
-from tests.harness import PostgresServer, RedisServer, wait_until
 
 INTERVAL = 0.5
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devstack.servers import free_port, wait_until
 from tests.exporter.helpers import Exporter, start_exporter
-from tests.harness import free_port, wait_until
 
 
 class _Target(BaseHTTPRequestHandler):

@@ -10,9 +10,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from devstack.servers import PostgresServer, wait_until
 from exporter import logs
 from tests.exporter.helpers import Exporter, start_exporter
-from tests.harness import PostgresServer, wait_until
 
 ROLE_SQL = Path(__file__).parents[2] / "deploy" / "postgres-readonly-role.sql"
 PASSWORD = "pg-Secret-4f9a"

@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import redis
 
+from devstack.servers import RedisServer, wait_until
 from exporter import logs
 from tests.exporter.helpers import start_exporter
-from tests.harness import RedisServer, wait_until
 
 PASSWORD = "redis-Secret-77c1"
 

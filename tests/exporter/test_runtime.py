@@ -14,12 +14,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client.metrics_core import GaugeMetricFamily
 
+from devstack.servers import wait_until
 from exporter import catalog, families
 from exporter.runtime import Runtime, backoff
 from exporter.snapshot import SnapshotError
 from exporter.sources.base import SourceError
 from tests.exporter.helpers import Exporter, FakePoller, parse, start_exporter, value
-from tests.harness import wait_until
 
 FIXED_NOW = 1_700_000_000.0
 CFG = "sources: [{name: unused, type: http, url: 'http://127.0.0.1:1/'}]"

@@ -14,10 +14,10 @@ import bcrypt
 import httpx
 import pytest
 
+from devstack.servers import wait_until
 from exporter.auth import BasicAuth
 from exporter.server import wants_gzip, wants_openmetrics
 from tests.exporter.helpers import Exporter, FakePoller, parse, start_exporter
-from tests.harness import wait_until
 
 CFG = "sources: [{name: unused, type: http, url: 'http://127.0.0.1:1/'}]"
 HASH = bcrypt.hashpw(b"right", bcrypt.gensalt(4)).decode()

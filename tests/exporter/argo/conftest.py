@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from prometheus_client.metrics_core import Metric
 
+from devstack.kube_api import FakeKubeAPI
+from devstack.servers import wait_until
 from exporter.config import ArgoSourceConfig
 from exporter.sources.argo import ArgoSource
 from exporter.sources.base import Snapshot
-from tests.fakes.kube_api import FakeKubeAPI
-from tests.harness import wait_until
 
 # The counter epoch every test uses: objects are placed before or after it explicitly,
 # so nothing depends on the wall clock.

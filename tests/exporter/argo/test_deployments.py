@@ -6,10 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from devstack.kube_api import WORKFLOWS, FakeKubeAPI
+from devstack.objects import rfc3339, workflow
 from exporter.catalog import DEPLOYMENT_BUCKETS, ROLLBACK_BUCKETS
 from tests.exporter.argo.conftest import Running, argo_config, at
-from tests.fakes.kube_api import WORKFLOWS, FakeKubeAPI
-from tests.fakes.objects import rfc3339, workflow
 
 DEPLOY = {"cluster": "us-east-1", "environment": "production", "template": "deployment-standard"}
 

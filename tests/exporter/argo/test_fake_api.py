@@ -11,8 +11,8 @@ from kubernetes import config as k8s_config
 from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 
-from tests.fakes.kube_api import WORKFLOWS, FakeKubeAPI
-from tests.fakes.objects import workflow
+from devstack.kube_api import WORKFLOWS, FakeKubeAPI
+from devstack.objects import workflow
 
 GROUP = ("argoproj.io", "v1alpha1")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from devstack.kube_api import WORKFLOWS, FakeKubeAPI
+from devstack.objects import workflow
 from tests.exporter.argo.conftest import Running, argo_config, at
 from tests.exporter.argo.test_deployments import deployments, finish
-from tests.fakes.kube_api import WORKFLOWS, FakeKubeAPI
-from tests.fakes.objects import workflow
 
 
 def lists(api: FakeKubeAPI) -> int:

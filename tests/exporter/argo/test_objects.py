@@ -6,10 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from devstack.kube_api import APPLICATIONS, CRONJOBS, WORKFLOWS, FakeKubeAPI
+from devstack.objects import application, cronjob, rfc3339, workflow
 from tests.exporter.argo.conftest import Running, argo_config, at
 from tests.exporter.argo.test_deployments import deployments
-from tests.fakes.kube_api import APPLICATIONS, CRONJOBS, WORKFLOWS, FakeKubeAPI
-from tests.fakes.objects import application, cronjob, rfc3339, workflow
 
 
 def broken(name: str, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:

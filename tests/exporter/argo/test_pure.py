@@ -6,12 +6,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from devstack.objects import workflow
 from exporter import labelselector
 from exporter.sources.argo_state import WorkflowLedger
 from exporter.sources.argo_tallies import Tallies
 from exporter.sources.argocd import Entry, rollbacks
 from exporter.sources.workflows import DEPLOYMENT, Workflow, WorkflowProjector
-from tests.fakes.objects import workflow
 
 
 @pytest.mark.parametrize(

@@ -6,12 +6,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from devstack.kube_api import WORKFLOWS, FakeKubeAPI
+from devstack.objects import workflow
+from devstack.servers import wait_until
 from exporter.runtime import Runtime
 from exporter.sources import build
 from tests.exporter.argo.conftest import EPOCH, argo_config, at
-from tests.fakes.kube_api import WORKFLOWS, FakeKubeAPI
-from tests.fakes.objects import workflow
-from tests.harness import wait_until
 
 
 def test_argo_source_in_the_runtime(api: FakeKubeAPI, kubeconfig: Path) -> None:

@@ -20,18 +20,18 @@ import tempfile
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import psycopg
 import yaml
 
-from tests.fakes.kube_api import WORKFLOWS, FakeKubeAPI
-from tests.fakes.objects import workflow
-from tests.harness import (
+from devstack.kube_api import WORKFLOWS, FakeKubeAPI
+from devstack.objects import workflow
+from devstack.servers import (
     PostgresServer,
     Process,
     PrometheusServer,
@@ -67,6 +67,15 @@ def without_group_intervals(rule_file: str) -> str:
 
 class StackError(RuntimeError):
     """A component of the stack could not start; the message names it and why."""
+
+
+C = TypeVar("C")
+
+
+def _quietly(stop: Callable[[C], None], component: C) -> None:
+    """Stop `component`; a failure must not keep close() from stopping the others."""
+    with contextlib.suppress(Exception):
+        stop(component)
 
 
 class HealthCheck:
@@ -141,6 +150,9 @@ class Stack:
         self.exporter: Exporter | None = None
         self.prometheus: PrometheusServer | None = None
         self._names = itertools.count()
+        # What close() undoes, newest first; the temp dir goes last.
+        self._started = contextlib.ExitStack()
+        self._started.callback(shutil.rmtree, self.dir, ignore_errors=True)
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -155,32 +167,25 @@ class Stack:
             stack.close()
 
     def start(self) -> None:
-        self._step("the fake Kubernetes API", self.kube.start)
-        self.health = self._step("the health-check server", HealthCheck)
-        self.pg = self._step("PostgreSQL", self._start_postgres)
-        self.redis = self._step("Redis", lambda: started(RedisServer()))
-        self.exporter = self._step("idp-exporter", self._start_exporter)
-        self.prometheus = self._step("Prometheus", self._start_prometheus)
+        self._step("the fake Kubernetes API", self.kube.start, FakeKubeAPI.stop)
+        self.health = self._step("the health-check server", HealthCheck, HealthCheck.close)
+        self.pg = self._step("PostgreSQL", self._start_postgres, PostgresServer.destroy)
+        self.redis = self._step("Redis", lambda: started(RedisServer()), RedisServer.destroy)
+        self.exporter = self._step("idp-exporter", self._start_exporter, Exporter.destroy)
+        self.prometheus = self._step("Prometheus", self._start_prometheus, PrometheusServer.destroy)
 
     def close(self) -> None:
         """Stop everything that was started, newest first; never raises."""
-        for stop in (
-            lambda: self.prometheus and self.prometheus.destroy(),
-            lambda: self.exporter and self.exporter.destroy(),
-            lambda: self.redis and self.redis.destroy(),
-            lambda: self.pg and self.pg.destroy(),
-            lambda: self.health and self.health.close(),
-            self.kube.stop,
-        ):
-            with contextlib.suppress(Exception):
-                stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        self._started.close()
 
-    def _step(self, what: str, start: Any) -> Any:
+    def _step(self, what: str, start: Callable[[], C], stop: Callable[[C], None]) -> C:
+        """`start()`'s component, with `stop` queued for close(); StackError if it fails."""
         try:
-            return start()
+            component = start()
         except (ServerError, OSError, subprocess.SubprocessError, psycopg.Error) as exc:
             raise StackError(f"could not start {what}: {exc}") from exc
+        self._started.callback(_quietly, stop, component)
+        return component
 
     def _start_postgres(self) -> PostgresServer:
         pg = started(PostgresServer())
@@ -300,7 +305,9 @@ class Stack:
         result = self.prometheus.query(expr)
         if not result:
             return None
-        return float(result[0]["value"][1])  # type: ignore[index]
+        sample = result[0]["value"]  # [unix time, "value"]
+        assert isinstance(sample, list)
+        return float(sample[1])
 
     def firing(self, alertname: str, **labels: str) -> bool:
         matchers = ",".join(

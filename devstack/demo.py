@@ -1,7 +1,7 @@
 """`make demo`: the e2e stack in the foreground with the repo's own rules and a scripted
 incident, printing where to look and every alert as it fires. Ctrl-C stops it all.
 
-    python -m tests.e2e.demo [--duration SECONDS]
+    python -m devstack.demo [--duration SECONDS]
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from tests.e2e.stack import Stack, StackError, without_group_intervals
+from devstack.stack import Stack, StackError, without_group_intervals
 
-REPO = Path(__file__).resolve().parent.parent.parent
+REPO = Path(__file__).resolve().parent.parent  # the checkout: its rules and dashboards
 
 
 def scenario(stack: Stack, stop: threading.Event, say: Say) -> None:
@@ -65,6 +65,29 @@ class Say:
         print(f"[{time.monotonic() - self.start:5.1f}s] {text}", flush=True)
 
 
+def report_alerts(stack: Stack, deadline: float, say: Say) -> None:
+    """Announce every alert the first time it fires, polling once a second until `deadline`."""
+    assert stack.prometheus is not None
+    seen: set[tuple[str, ...]] = set()
+    while time.monotonic() < deadline:
+        for alert in stack.prometheus.query('ALERTS{alertstate="firing"}'):
+            labels = alert["metric"]
+            assert isinstance(labels, dict)
+            key = tuple(
+                str(labels.get(k, ""))
+                for k in ("alertname", "slo", "severity", "long_window", "target")
+            )
+            if key not in seen:
+                seen.add(key)
+                detail = " ".join(
+                    f"{k}={v}"
+                    for k, v in sorted(labels.items())
+                    if k not in ("__name__", "alertstate")
+                )
+                say(f"FIRING {labels['alertname']} {detail}")
+        time.sleep(1)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=0, help="stop after N s (0: Ctrl-C)")
@@ -77,7 +100,7 @@ def main() -> int:
     rules = without_group_intervals((REPO / "alerts" / "idp.rules.yml").read_text())
     say = Say()
     say("starting: fake Kubernetes API, PostgreSQL, Redis, health check, idp-exporter, Prometheus")
-    stop = threading.Event()
+    deadline = time.monotonic() + args.duration if args.duration else float("inf")
     try:
         with Stack.up({"idp.rules.yml": rules}) as stack:
             assert stack.prometheus is not None
@@ -87,33 +110,21 @@ def main() -> int:
                 f"dashboards:      {REPO / 'dashboards'} (provision with "
                 f"dashboards/provisioning; no grafana-server is started)"
             )
-            threading.Thread(target=scenario, args=(stack, stop, say), daemon=True).start()
-            seen: set[tuple[str, ...]] = set()
-            deadline = time.monotonic() + args.duration if args.duration else float("inf")
-            while time.monotonic() < deadline:
-                for alert in stack.prometheus.query('ALERTS{alertstate="firing"}'):
-                    labels = alert["metric"]
-                    assert isinstance(labels, dict)
-                    key = tuple(
-                        str(labels.get(k, ""))
-                        for k in ("alertname", "slo", "severity", "long_window", "target")
-                    )
-                    if key not in seen:
-                        seen.add(key)
-                        detail = " ".join(
-                            f"{k}={v}"
-                            for k, v in sorted(labels.items())
-                            if k not in ("__name__", "alertstate")
-                        )
-                        say(f"FIRING {labels['alertname']} {detail}")
-                time.sleep(1)
+            stop = threading.Event()
+            incidents = threading.Thread(target=scenario, args=(stack, stop, say), daemon=True)
+            incidents.start()
+            try:
+                report_alerts(stack, deadline, say)
+            finally:
+                # The scenario writes to PostgreSQL and the fake API: it must end before
+                # the stack closes them, or it dies with a traceback on the way out.
+                stop.set()
+                incidents.join(10)
     except StackError as exc:
         print(f"demo: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         pass
-    finally:
-        stop.set()
     say("stopped every process the demo started")
     return 0
 

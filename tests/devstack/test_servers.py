@@ -13,7 +13,7 @@ import pytest
 import redis
 from prometheus_client import CollectorRegistry, Counter, make_wsgi_app
 
-from tests.harness import PostgresServer, PrometheusServer, RedisServer, free_port, wait_until
+from devstack.servers import PostgresServer, PrometheusServer, RedisServer, free_port, wait_until
 
 
 def test_private_postgres_answers_and_restarts(pg_server: PostgresServer) -> None:

@@ -1,4 +1,4 @@
-"""Real servers for tests: private PostgreSQL, Redis and Prometheus processes.
+"""Real servers for tests and the demo: private PostgreSQL, Redis and Prometheus processes.
 
 Each server runs on a free loopback port in its own temporary directory and can be
 stopped and started again (fault tests need that). A server that cannot start raises

@@ -1,4 +1,4 @@
-"""A wire-level fake Kubernetes API server for tests and benchmarks.
+"""A wire-level fake Kubernetes API server for tests, benchmarks and the demo.
 
 Real HTTP/1.1 on 127.0.0.1 (stdlib `ThreadingHTTPServer`), reached by the official
 `kubernetes` client through a generated kubeconfig, unmodified. It implements what
