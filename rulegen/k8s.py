@@ -83,8 +83,8 @@ def dashboard_configmap(uid: str, folder: str, dashboard_json: str, opts: Deploy
 def dashboard_provider(name: str = "idp-slo", folder: str = "IDP") -> JSON:
     """Grafana file provider for the bundle's flat dashboards/ folder; UI edits are refused.
 
-    dashboards/<uid>.json is flat (CONTRACT §2), so the folder is named here; in-cluster,
-    the sidecar files each ConfigMap by its grafana_folder annotation instead.
+    Dashboards lie side by side in dashboards/<uid>.json, so the folder is named here;
+    in-cluster, the sidecar files each ConfigMap by its grafana_folder annotation instead.
     """
     return {
         "apiVersion": 1,
