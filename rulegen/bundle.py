@@ -163,7 +163,8 @@ BUNDLE: tuple[Output, ...] = (
 
 
 def render(model: Model) -> dict[str, str]:
-    parts = _parts(model)
+    """Every file of the bundle; SpecError with every lint finding, located in the spec."""
+    parts = parts_of(model)
     files = {path: text for row in BUNDLE for path, text in row.files(parts)}
     # The lint also parses every generated rule expression: nothing is written on a finding.
     findings = lint.lint_bundle(
@@ -174,7 +175,8 @@ def render(model: Model) -> dict[str, str]:
     return files
 
 
-def _parts(model: Model) -> Parts:
+def parts_of(model: Model) -> Parts:
+    """Render once what several files hold: the rule groups and every dashboard."""
     return Parts(
         model=model,
         groups=yamlout.Rendered([group.as_dict() for group in rules.groups(model)]),
