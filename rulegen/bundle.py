@@ -1,22 +1,220 @@
-"""Pure: model -> every generated file (relative path -> text), checked before any write."""
+"""Pure: model -> every generated file (relative path -> text), checked before any write.
+
+BUNDLE is the whole bundle: one row per kind of file, where it goes and the pure function
+that renders it. What several files hold (the rule groups, each dashboard's JSON) is
+rendered once, into Parts, and placed as is. The lint then reads those parts once; its
+findings are spec errors located in the spec (rulegen.locate), so the CLI exits 2 and
+writes nothing.
+
+A new output is one renderer and one row; a row marked `kubernetes` is also listed in
+the kustomization.
+"""
 
 from __future__ import annotations
 
-from rulegen import naming, outputs, rules, tests_gen, yamlout
+import posixpath
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from rulegen import dashboards, k8s, lint, locate, naming, rules, tests_gen, yamlout
+from rulegen import grafana as g
+from rulegen import slo_dashboards as sd
+from rulegen.durations import format_seconds
 from rulegen.errors import SpecError
-from rulegen.model import Model
+from rulegen.model import SLO, Model
+
+JSON = dict[str, Any]
+
+DEPLOY_DIR = "deploy/generated"
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """One dashboard of the bundle, rendered once for every file that holds it."""
+
+    uid: str
+    folder: str  # the Grafana folder its ConfigMap files it under
+    data: JSON  # Grafana's JSON model, as the lint reads it
+    text: str  # its bytes, in dashboards/<uid>.json and inside its ConfigMap
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What the renderers read, each part built once."""
+
+    model: Model
+    groups: yamlout.Rendered  # the rule groups, written once, placed in two files
+    dashboards: tuple[Dashboard, ...]
+    deploy: k8s.DeployOptions
+
+
+class Output(Protocol):
+    """A row of BUNDLE: one kind of generated file."""
+
+    @property
+    def kubernetes(self) -> bool:
+        """A Kubernetes object: listed in the kustomization."""
+        ...
+
+    def paths(self, parts: Parts) -> list[str]: ...
+
+    def files(self, parts: Parts) -> Iterator[tuple[str, str]]: ...
+
+
+@dataclass(frozen=True)
+class One:
+    """One file per bundle; `{spec}` in its path is the spec's name."""
+
+    path: str
+    render: Callable[[Parts], str]
+    kubernetes: bool = False
+
+    def paths(self, parts: Parts) -> list[str]:
+        return [self.path.format(spec=parts.model.name)]
+
+    def files(self, parts: Parts) -> Iterator[tuple[str, str]]:
+        yield self.paths(parts)[0], self.render(parts)
+
+
+@dataclass(frozen=True)
+class EachDashboard:
+    """One file per dashboard; `{uid}` in its path is its uid, `{configmap}` its ConfigMap."""
+
+    path: str
+    render: Callable[[Parts, Dashboard], str]
+    kubernetes: bool = False
+
+    def _path(self, d: Dashboard) -> str:
+        return self.path.format(uid=d.uid, configmap=k8s.configmap_name(d.uid))
+
+    def paths(self, parts: Parts) -> list[str]:
+        return [self._path(d) for d in parts.dashboards]
+
+    def files(self, parts: Parts) -> Iterator[tuple[str, str]]:
+        for d in parts.dashboards:
+            yield self._path(d), self.render(parts, d)
+
+
+# ----------------------------------------------------------------------------- renderers
+
+
+def _yaml(obj: Any) -> str:
+    return naming.HEADER + k8s.to_yaml(obj)
+
+
+def _rules_file(p: Parts) -> str:
+    return yamlout.dump({"groups": p.groups}, naming.HEADER)
+
+
+def _tests_file(p: Parts) -> str:
+    return yamlout.dump_tests(*tests_gen.suite(p.model), naming.HEADER)
+
+
+def _dashboard_json(_: Parts, d: Dashboard) -> str:
+    return d.text
+
+
+def _provisioning_dashboards(_: Parts) -> str:
+    return _yaml(k8s.dashboard_provider())
+
+
+def _provisioning_datasources(p: Parts) -> str:
+    return _yaml(k8s.datasource_example(p.deploy))
+
+
+def _prometheus_rule(p: Parts) -> str:
+    return _yaml(k8s.prometheus_rule(p.model.name, p.groups, p.deploy))
+
+
+def _dashboard_configmap(p: Parts, d: Dashboard) -> str:
+    return _yaml(k8s.dashboard_configmap(d.uid, d.folder, d.text, p.deploy))
+
+
+def _kustomization(p: Parts) -> str:
+    resources = [
+        posixpath.relpath(path, DEPLOY_DIR)
+        for row in BUNDLE
+        if row.kubernetes
+        for path in row.paths(p)
+    ]
+    return _yaml(k8s.kustomization(resources, p.deploy.namespace))
+
+
+def _alertmanager(_: Parts) -> str:
+    return _yaml(k8s.alertmanager_example())
+
+
+BUNDLE: tuple[Output, ...] = (
+    One("alerts/{spec}.rules.yml", _rules_file),
+    One("alerts/tests/{spec}.test.yml", _tests_file),
+    EachDashboard("dashboards/{uid}.json", _dashboard_json),
+    One("dashboards/provisioning/dashboards.yml", _provisioning_dashboards),
+    One("dashboards/provisioning/datasources.yml", _provisioning_datasources),
+    One(f"{DEPLOY_DIR}/prometheusrule.yaml", _prometheus_rule, kubernetes=True),
+    EachDashboard(f"{DEPLOY_DIR}/{{configmap}}.yaml", _dashboard_configmap, kubernetes=True),
+    One(f"{DEPLOY_DIR}/kustomization.yaml", _kustomization),
+    # An example to adapt, not a Kubernetes object: kept out of `kubectl apply -k`.
+    One(f"{DEPLOY_DIR}/alertmanager/alertmanager.yml", _alertmanager),
+)
+
+
+# ----------------------------------------------------------------------------- assembly
 
 
 def render(model: Model) -> dict[str, str]:
-    groups = yamlout.Rendered([g.as_dict() for g in rules.groups(model)])
-    files = {
-        naming.rules_file(model.name): yamlout.dump({"groups": groups}, naming.HEADER),
-        naming.tests_file(model.name): yamlout.dump_tests(*tests_gen.suite(model), naming.HEADER),
-    }
-    # Dashboards and Kubernetes objects. The lint also parses every generated rule
-    # expression; its findings are spec errors (exit 2), so nothing is written.
-    extra = outputs.render(model, groups)
-    if extra.problems:
-        raise SpecError(model.file, outputs.issues(model, extra.problems))
-    files.update(extra.files)
+    """Every file of the bundle; SpecError with every lint finding, located in the spec."""
+    parts = parts_of(model)
+    files = {path: text for row in BUNDLE for path, text in row.files(parts)}
+    # The lint also parses every generated rule expression: nothing is written on a finding.
+    findings = lint.lint_bundle(
+        [d.data for d in parts.dashboards], parts.groups.data, model.external_metrics
+    )
+    if findings:
+        raise SpecError(model.file, locate.issues(model, findings))
     return files
+
+
+def parts_of(model: Model) -> Parts:
+    """Render once what several files hold: the rule groups and every dashboard."""
+    return Parts(
+        model=model,
+        groups=yamlout.Rendered([group.as_dict() for group in rules.groups(model)]),
+        dashboards=tuple(_rendered(d, folder) for d, folder in _dashboards(model)),
+        deploy=k8s.DeployOptions(
+            namespace=model.outputs.namespace,
+            rule_labels=dict(model.outputs.rule_labels),
+            scrape_interval=format_seconds(model.scrape_interval),
+        ),
+    )
+
+
+def _rendered(d: g.Dashboard, folder: str) -> Dashboard:
+    data = g.render(d)
+    return Dashboard(d.uid, folder, data, g.to_json(data))
+
+
+def _dashboards(model: Model) -> list[tuple[g.Dashboard, str]]:
+    """(dashboard, folder): the spec's own first, in spec order, then the generated ones."""
+    version = model.outputs.schema_version
+    out = [(dashboards.from_spec(d, version), dashboards.FOLDER) for d in model.dashboards]
+    if model.slos:
+        views = [slo_view(s) for s in model.slos]
+        out += [(sd.overview(views, version), sd.FOLDER), (sd.detail(views, version), sd.FOLDER)]
+    return out
+
+
+def slo_view(s: SLO) -> sd.SloView:
+    """What the SLO dashboards read of an SLO."""
+    return sd.SloView(
+        name=s.name,
+        service=s.service,
+        objective=float(s.target),
+        period=s.period,
+        base_window=s.base,
+        group_by=tuple(s.sli.group_by),
+        tiers=tuple(
+            sd.TierView(t.name, t.alert, t.severity, t.long, t.short, float(t.factor))
+            for t in s.tiers
+        ),
+    )

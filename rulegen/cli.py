@@ -72,7 +72,7 @@ def validate(spec: Path) -> None:
     help="Write nothing; exit 1 with a diff if any generated file is stale.",
 )
 def render(spec: Path, out: Path | None, check: bool) -> None:
-    """Write the bundle of SPEC: alerts/, dashboards/ and deploy/generated/ (CONTRACT §2)."""
+    """Write the bundle of SPEC: alerts/, dashboards/ and deploy/generated/."""
     root = out if out is not None else spec.parent
     files = _guard(lambda: bundle.render(model.load(str(spec))))
     if check:

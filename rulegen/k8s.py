@@ -39,6 +39,11 @@ def k8s_name(text: str) -> str:
     return name[:253].rstrip("-") or "unnamed"
 
 
+def configmap_name(uid: str) -> str:
+    """The name of a dashboard's ConfigMap, which is also its file name."""
+    return k8s_name(f"grafana-dashboard-{uid}")
+
+
 def prometheus_rule(
     name: str, groups: Sequence[JSON] | yamlout.Rendered, opts: DeployOptions
 ) -> JSON:
@@ -61,7 +66,7 @@ def dashboard_configmap(uid: str, folder: str, dashboard_json: str, opts: Deploy
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {
-            "name": k8s_name(f"grafana-dashboard-{uid}"),
+            "name": configmap_name(uid),
             "namespace": opts.namespace,
             "labels": {
                 "app.kubernetes.io/managed-by": "idp-rulegen",
@@ -78,8 +83,8 @@ def dashboard_configmap(uid: str, folder: str, dashboard_json: str, opts: Deploy
 def dashboard_provider(name: str = "idp-slo", folder: str = "IDP") -> JSON:
     """Grafana file provider for the bundle's flat dashboards/ folder; UI edits are refused.
 
-    dashboards/<uid>.json is flat (CONTRACT §2), so the folder is named here; in-cluster,
-    the sidecar files each ConfigMap by its grafana_folder annotation instead.
+    Dashboards lie side by side in dashboards/<uid>.json, so the folder is named here;
+    in-cluster, the sidecar files each ConfigMap by its grafana_folder annotation instead.
     """
     return {
         "apiVersion": 1,
