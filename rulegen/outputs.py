@@ -11,13 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from common.durations import format_seconds
+from common.issues import Issue, json_path
 from rulegen import dashboards, k8s, lint, naming, yamlout
 from rulegen import grafana as g
 from rulegen import slo_dashboards as sd
-from rulegen.durations import format_seconds
-from rulegen.errors import Issue
 from rulegen.model import SLO, Model
-from rulegen.yamlload import json_path
 
 JSON = dict[str, Any]
 Path_ = tuple[str | int, ...]

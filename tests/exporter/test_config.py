@@ -143,13 +143,21 @@ def test_web_errors() -> None:
     [
         ("a: &x 1\nb: *x\n", "aliases are not allowed"),
         ("sources: []\nsources: []\n", "duplicate key 'sources'"),
-        ("sources: [\n", "invalid YAML"),
+        ("sources: [\n", "malformed YAML"),
         ("- 1\n", "must be a YAML mapping"),
         ("sources: []\n", "sources: List should have at least 1 item"),
     ],
 )
 def test_bad_yaml(text: str, message: str) -> None:
     assert any(message in line for line in _errors(text))
+
+
+def test_config_larger_than_the_cap_is_refused_before_parsing(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    path.write_text("sources: [{name: a, type: http, url: 'http://x'}]\n" + "#" * config.MAX_BYTES)
+    with pytest.raises(ConfigError) as info:
+        config.load(path)
+    assert info.value.lines() == [f"{path}:1:1: $: config is larger than {config.MAX_BYTES} bytes"]
 
 
 def test_unreadable_file(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import httpx
 import psycopg
 import pytest
 
-from exporter import catalog
+from common import catalog
 from tests.exporter.helpers import Exporter, Series, parse, start_exporter, value
 from tests.harness import PostgresServer, RedisServer, wait_until
 

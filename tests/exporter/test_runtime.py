@@ -14,7 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client.metrics_core import GaugeMetricFamily
 
-from exporter import catalog, families
+from common import catalog
+from exporter import families
 from exporter.runtime import Runtime, backoff
 from exporter.snapshot import SnapshotError
 from exporter.sources.base import SourceError

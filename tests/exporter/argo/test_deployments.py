@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from exporter.catalog import DEPLOYMENT_BUCKETS, ROLLBACK_BUCKETS
+from common.catalog import DEPLOYMENT_BUCKETS, ROLLBACK_BUCKETS
 from tests.exporter.argo.conftest import Running, argo_config, at
 from tests.fakes.kube_api import WORKFLOWS, FakeKubeAPI
 from tests.fakes.objects import rfc3339, workflow
