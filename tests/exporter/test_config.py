@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -201,3 +203,31 @@ def test_invalid_argo_label_selector_is_a_located_config_error(tmp_path: Path) -
         config.load(path)
     assert "deployments.label_selector" in str(err.value)
     assert "label selector" in str(err.value)
+
+
+def test_the_registry_names_every_type_the_config_accepts() -> None:
+    names = list(config.SOURCE_TYPES)
+    assert names == ["argo", "postgres", "redis", "http"]
+    for name, source_type in config.SOURCE_TYPES.items():
+        assert source_type.name == name and source_type.implementation.startswith(
+            "exporter.sources."
+        )
+    lines = _errors("sources: [{name: a, type: nope}]\n")
+    assert lines == [
+        "c.yaml:1:27: sources[0].type: type must be one of argo, postgres, redis, http"
+    ]
+
+
+def test_an_http_only_exporter_never_imports_the_other_clients() -> None:
+    script = (
+        "import sys\n"
+        "from exporter import config\n"
+        "from exporter.sources import build\n"
+        "cfg = config.parse(\"sources: [{name: a, type: http, url: 'http://x'}]\")\n"
+        "print(type(build(cfg.sources[0], process_start=0)).__name__)\n"
+        "print(sorted(m for m in ('kubernetes', 'psycopg', 'redis') if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.splitlines() == ["HttpProbe", "[]"]
