@@ -27,8 +27,8 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 test: setup lint typecheck pytest
 
 lint:
-	$(BIN)/ruff check exporter rulegen devstack tests bench
-	$(BIN)/ruff format --check exporter rulegen devstack tests bench
+	$(BIN)/ruff check common exporter rulegen devstack tests bench
+	$(BIN)/ruff format --check common exporter rulegen devstack tests bench
 
 typecheck:
 	$(BIN)/mypy

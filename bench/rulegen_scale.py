@@ -25,9 +25,9 @@ from typing import Any
 
 import yaml
 
+from common.yamlsafe import Document
 from rulegen import bundle, rules, spec, yamlout
 from rulegen.model import build
-from rulegen.yamlload import Document
 
 REPEATS = 3
 CLI = Path(sys.executable).with_name("idp-rulegen")

@@ -1,7 +1,16 @@
-"""The idp-exporter config file (CONTRACT §5): typed, strict, validated all at once.
+"""The idp-exporter config file: typed, strict, validated all at once.
 
 `load(path)` returns a frozen `Config` or raises one `ConfigError` listing every problem
 as `FILE:LINE:COL: path: message`. Nothing past this module sees a raw dict.
+
+The YAML is loaded as safely as a spec: anchors, aliases, duplicate keys and non-string
+keys are errors, a file larger than 1 MiB (a real config is a few KiB) or nested deeper
+than 16 levels (the deepest key of a valid config is at level 5) is refused before it
+can cost memory or time.
+
+Every source type is one line of `SOURCE_TYPES`: its config class (the `type:` it
+answers to comes from there) and the class that runs it. The config union, the type
+list in error messages and `exporter.sources.build` all read that table.
 
 Secrets never live in the file: a source names a `*_file` (read with its trailing
 newline stripped) or an environment variable. Validation checks that they are readable
@@ -15,7 +24,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -27,30 +36,23 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
-from exporter import labelselector, yamlload
+from common import durations, yamlsafe
+from common.issues import Issue, LocatedError, pydantic_message, validation_issues
+from exporter import labelselector
+
+MAX_BYTES = 1 << 20
+MAX_DEPTH = 16
 
 # --- small value types -------------------------------------------------------------
-
-_DURATION_RE = re.compile(
-    r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$"
-)
-_DURATION_UNITS = (365 * 86400.0, 7 * 86400.0, 86400.0, 3600.0, 60.0, 1.0, 0.001)
 
 
 def parse_duration(value: object) -> float:
     """A Prometheus duration string (`15s`, `1m30s`, `250ms`) in seconds; must be > 0."""
     if not isinstance(value, str):
         raise ValueError("must be a duration string such as 15s or 1m")
-    match = _DURATION_RE.match(value)
-    if value == "" or match is None:
-        raise ValueError(f"invalid duration {value!r}; use e.g. 500ms, 15s, 1m, 1h30m")
-    seconds = sum(
-        int(g) * unit for g, unit in zip(match.groups(), _DURATION_UNITS, strict=True) if g
-    )
-    if seconds <= 0:
-        raise ValueError("duration must be greater than zero")
-    return seconds
+    return durations.parse_ms(value) / 1000
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
@@ -147,11 +149,13 @@ class WebConfig(_Strict):
 # --- sources -----------------------------------------------------------------------
 
 
-class _Source(_Strict):
+class SourceConfig(_Strict):
+    """What every source's config has; each type's config class adds `type` and the rest."""
+
     name: SourceName
 
     @model_validator(mode="after")
-    def _timeout_within_interval(self) -> _Source:
+    def _timeout_within_interval(self) -> SourceConfig:
         interval = getattr(self, "interval", None)
         timeout = getattr(self, "timeout", None)
         if interval is not None and timeout is not None and timeout > interval:
@@ -188,7 +192,7 @@ class BackupsConfig(_Strict):
     cronjobs: list[str] = Field(min_length=1)
 
 
-class ArgoSourceConfig(_Source):
+class ArgoSourceConfig(SourceConfig):
     type: Literal["argo"]
     cluster: str
     kubeconfig: str | None = None  # empty or None: in-cluster service account
@@ -243,7 +247,7 @@ class PostgresAudit(_Strict):
     )  # allow-list; other values fold to "other", a missing one to "unknown"
 
 
-class PostgresSourceConfig(_Source):
+class PostgresSourceConfig(SourceConfig):
     type: Literal["postgres"]
     dsn: str
     password_file: str | None = None
@@ -265,7 +269,7 @@ class PostgresSourceConfig(_Source):
         return read_secret(self.password_file, self.password_env)
 
 
-class RedisSourceConfig(_Source):
+class RedisSourceConfig(SourceConfig):
     type: Literal["redis"]
     url: str
     username: str | None = None  # Redis 6 ACL user
@@ -292,7 +296,7 @@ class RedisSourceConfig(_Source):
         return read_secret(self.password_file, self.password_env)
 
 
-class HttpSourceConfig(_Source):
+class HttpSourceConfig(SourceConfig):
     type: Literal["http"]
     url: str
     method: Literal["GET", "HEAD"] = "GET"
@@ -325,82 +329,96 @@ class HttpSourceConfig(_Source):
     _file = field_validator("ca_file")(_check_readable_file)
 
 
-SourceConfig = Annotated[
-    ArgoSourceConfig | PostgresSourceConfig | RedisSourceConfig | HttpSourceConfig,
-    Field(discriminator="type"),
-]
+# --- the registry of source types -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceType:
+    """One kind of source: the config class that validates it and the class that runs it.
+
+    The implementation is named ("module:Class"), not imported, so that a deployment that
+    only probes HTTP never loads the Kubernetes client.
+    """
+
+    config: type[SourceConfig]
+    implementation: str
+    # The implementation counts events since the process started and takes that epoch.
+    takes_process_start: bool = False
+
+    @property
+    def name(self) -> str:
+        """The `type:` value, from the config class's `type: Literal[...]` field."""
+        name: str = get_args(self.config.model_fields["type"].annotation)[0]
+        return name
+
+
+SOURCE_TYPES: dict[str, SourceType] = {
+    t.name: t
+    for t in (
+        SourceType(ArgoSourceConfig, "exporter.sources.argo:ArgoSource", takes_process_start=True),
+        SourceType(PostgresSourceConfig, "exporter.sources.postgres:PostgresSource"),
+        SourceType(RedisSourceConfig, "exporter.sources.redis:RedisSource"),
+        SourceType(HttpSourceConfig, "exporter.sources.http_probe:HttpProbe"),
+    )
+}
+
+if TYPE_CHECKING:
+    AnySourceConfig = SourceConfig
+else:
+    AnySourceConfig = Annotated[
+        Union[tuple(t.config for t in SOURCE_TYPES.values())],  # noqa: UP007
+        Field(discriminator="type"),
+    ]
 
 
 class Config(_Strict):
     web: WebConfig = Field(default_factory=WebConfig)
-    sources: list[SourceConfig] = Field(min_length=1)
+    sources: list[AnySourceConfig] = Field(min_length=1)
 
 
 # --- loading and error reporting ---------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Issue:
-    path: str
-    message: str
-    line: int | None = None
-    col: int | None = None
-
-
-class ConfigError(Exception):
-    """Every problem found in a config file, reported together."""
-
-    def __init__(self, file: str, issues: Sequence[Issue]) -> None:
-        self.file = file
-        self.issues = tuple(issues)
-        super().__init__("\n".join(self.lines()))
-
-    def lines(self) -> list[str]:
-        out = []
-        for issue in self.issues:
-            where = self.file
-            if issue.line is not None:
-                where += f":{issue.line}:{issue.col}"
-            out.append(f"{where}: {issue.path or '(root)'}: {issue.message}")
-        return out
+class ConfigError(LocatedError):
+    """Every problem found in a config file, reported together (exit 2)."""
 
 
 def load(path: str | os.PathLike[str]) -> Config:
     """Read and validate the config file at `path`; raise ConfigError on any problem."""
     file = os.fspath(path)
     try:
-        raw = Path(file).read_bytes()
-    except OSError as exc:
-        raise ConfigError(file, [Issue("", f"cannot read: {exc.strerror}")]) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError(file, [Issue("", "not UTF-8 text")]) from None
-    return parse(text, file)
+        doc = yamlsafe.load(Path(file), noun="config", max_bytes=MAX_BYTES, max_depth=MAX_DEPTH)
+    except LocatedError as exc:
+        raise ConfigError(exc.file, exc.issues) from None
+    return _validate(doc, file)
 
 
 def parse(text: str, file: str = "<config>") -> Config:
+    """Validate config `text` as if read from `file` (named in the errors)."""
     try:
-        data, marks = yamlload.load(text)
-    except yamlload.YamlError as exc:
-        raise ConfigError(file, [Issue("", str(exc), exc.line, exc.col)]) from None
-    if not isinstance(data, dict):
-        raise ConfigError(file, [Issue("", "the config must be a YAML mapping", 1, 1)])
+        doc = yamlsafe.loads(text, file, noun="config", max_depth=MAX_DEPTH)
+    except LocatedError as exc:
+        raise ConfigError(exc.file, exc.issues) from None
+    return _validate(doc, file)
 
-    issues = _duplicate_names(data, marks)
+
+def _validate(doc: yamlsafe.Document, file: str) -> Config:
+    if not isinstance(doc.data, dict):
+        raise ConfigError(file, [Issue(1, 1, "", "the config must be a YAML mapping")])
+    issues = _duplicate_names(doc)
     try:
-        config = Config.model_validate(data)
+        config = Config.model_validate(doc.data)
     except ValidationError as exc:
-        issues.extend(_issue(err, data, marks) for err in exc.errors(include_input=False))
+        # A config points at the offending value, also for an unknown key.
+        issues.extend(validation_issues(exc, doc, _message, unknown_key_at="value"))
         config = None
     if issues or config is None:
-        issues.sort(key=lambda i: (i.line or 0, i.col or 0, i.path))
         raise ConfigError(file, issues)
     return config
 
 
-def _duplicate_names(data: dict[str, Any], marks: yamlload.Marks) -> list[Issue]:
-    sources = data.get("sources")
+def _duplicate_names(doc: yamlsafe.Document) -> list[Issue]:
+    sources = doc.data.get("sources")
     if not isinstance(sources, list):
         return []
     seen: dict[str, int] = {}
@@ -410,68 +428,23 @@ def _duplicate_names(data: dict[str, Any], marks: yamlload.Marks) -> list[Issue]
         if not isinstance(name, str):
             continue
         if name in seen:
-            line, col = marks.get(("sources", i, "name"), (None, None))
-            issues.append(
-                Issue(
-                    f"sources[{i}].name",
-                    f"duplicate source name {name!r} (also sources[{seen[name]}])",
-                    line,
-                    col,
-                )
-            )
+            line, col = doc.position(("sources", i, "name"))
+            message = f"duplicate source name {name!r} (also sources[{seen[name]}])"
+            issues.append(Issue(line, col, f"sources[{i}].name", message))
         else:
             seen[name] = i
     return issues
 
 
-def _issue(err: Any, data: Any, marks: yamlload.Marks) -> Issue:
-    path = _data_path(tuple(err["loc"]), data)
-    if err["type"] == "union_tag_invalid":
-        path = (*path, "type")
-    # The deepest path that exists in the file gives the line (a missing key points at
-    # its parent mapping).
-    mark = None
-    for n in range(len(path), -1, -1):
-        mark = marks.get(path[:n])
-        if mark is not None:
-            break
-    line, col = mark if mark is not None else (None, None)
-    return Issue(_format_path(path), _message(err), line, col)
-
-
-def _data_path(loc: tuple[str | int, ...], data: Any) -> yamlload.Path:
-    """Drop the discriminator tags pydantic inserts (`sources.0.postgres.dsn`)."""
-    out: list[str | int] = []
-    node = data
-    for part in loc:
-        if isinstance(node, dict) and part not in node and node.get("type") == part:
-            continue  # the union tag, not a key of the document
-        out.append(part)
-        if isinstance(node, dict):
-            node = node.get(part)
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-            node = node[part]
-        else:
-            node = None
-    return tuple(out)
-
-
-def _format_path(path: yamlload.Path) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    return text
-
-
-def _message(err: Any) -> str:
+def _message(err: ErrorDetails) -> str:
     kind = err["type"]
+    types = list(SOURCE_TYPES)
     if kind == "extra_forbidden":
         return "unknown key"
     if kind == "missing":
         return "required key is missing"
     if kind == "union_tag_invalid":
-        return "type must be one of argo, postgres, redis, http"
+        return f"type must be one of {', '.join(types)}"
     if kind == "union_tag_not_found":
-        return "required key `type` is missing (argo, postgres, redis or http)"
-    msg = str(err["msg"])
-    return msg.removeprefix("Value error, ")
+        return f"required key `type` is missing ({', '.join(types[:-1])} or {types[-1]})"
+    return pydantic_message(err)

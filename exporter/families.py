@@ -1,7 +1,7 @@
 """Build prometheus_client metric families from the catalog, and nothing else.
 
 Sources call `family(name)` instead of constructing metric families themselves, so the
-name, type, help and label names always come from `exporter.catalog`; asking for a name
+name, type, help and label names always come from `common.catalog`; asking for a name
 that is not in the catalog is a programming error and raises KeyError.
 """
 
@@ -16,7 +16,7 @@ from prometheus_client.metrics_core import (
     Metric,
 )
 
-from exporter.catalog import BY_NAME, Kind
+from common.catalog import BY_NAME, Kind
 
 AnyFamily = CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily
 

@@ -27,8 +27,9 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.openmetrics import exposition as _openmetrics
 from prometheus_client.registry import Collector
 
-from exporter import __version__, catalog, families
+from exporter import __version__, families
 from exporter import snapshot as snapshots
+from exporter.labelvalues import ERROR_REASONS
 from exporter.sources.base import Poller, Snapshot, Source, SourceError
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class _State:
 
     snapshot: tuple[Metric, ...] = ()
     up: bool | None = None  # None until the first refresh finished
-    errors: dict[str, int] = field(default_factory=lambda: dict.fromkeys(catalog.ERROR_REASONS, 0))
+    errors: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ERROR_REASONS, 0))
     last_success: float | None = None
     duration: float | None = None
     ready: bool = False
@@ -90,7 +91,7 @@ class Channel:
     def failed(self, reason: str, duration: float) -> None:
         """Count the failure and withdraw the source's samples until it publishes again:
         stale data is worse than none."""
-        if reason not in catalog.ERROR_REASONS:
+        if reason not in ERROR_REASONS:
             reason = "other"
 
         def apply(state: _State) -> None:
@@ -102,7 +103,7 @@ class Channel:
         self._runtime._update(self.name, apply)
 
     def count_error(self, reason: str) -> None:
-        if reason not in catalog.ERROR_REASONS:
+        if reason not in ERROR_REASONS:
             reason = "other"
         self._runtime._update(
             self.name, lambda s: s.errors.__setitem__(reason, s.errors[reason] + 1)

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 
 from prometheus_client.metrics_core import Metric
 
-from exporter import catalog
+from common import catalog
 
 _LE = "le"
 

@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from common.durations import format_seconds
 from rulegen import dashboards, k8s, lint, locate, naming, rules, tests_gen, yamlout
 from rulegen import grafana as g
 from rulegen import slo_dashboards as sd
-from rulegen.durations import format_seconds
 from rulegen.errors import SpecError
 from rulegen.model import SLO, Model
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from common.durations import format_seconds, humanize_seconds
 from rulegen import rules
-from rulegen.durations import format_seconds, humanize_seconds
 from rulegen.model import SLO, Latency, Model, Probe, Ratio
 from rulegen.windows import SLOW_INTERVAL, is_slow
 

@@ -3,7 +3,7 @@
 Implements the grafana/dashboard-linter rules that apply to these dashboards (ids kept so
 a reader can look them up), the JSON-model checks Grafana's file provisioning relies on,
 and a metric-existence check shared with the rules: every metric a panel or a rule reads
-must be emitted by idp-exporter (exporter/catalog.py), recorded by a rule of the bundle,
+must be emitted by idp-exporter (common/catalog.py), recorded by a rule of the bundle,
 or declared as external by the spec.
 
 Not implemented, on purpose (see EXCLUDED_RULES for the reasons users read):
@@ -20,7 +20,7 @@ from typing import Any
 
 import promql_parser as pp
 
-from exporter import catalog
+from common import catalog
 from rulegen import grafana
 
 JSON = dict[str, Any]

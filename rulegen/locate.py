@@ -10,12 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from common.issues import Issue, JsonPath, json_path
 from rulegen import lint, naming, spec
-from rulegen.errors import Issue
 from rulegen.model import Model
-from rulegen.yamlload import json_path
-
-Path_ = tuple[str | int, ...]
 
 
 def issues(model: Model, findings: Iterable[lint.Finding]) -> list[Issue]:
@@ -28,7 +25,7 @@ def issues(model: Model, findings: Iterable[lint.Finding]) -> list[Issue]:
     return out
 
 
-def spec_path(model: Model, f: lint.Finding) -> Path_:
+def spec_path(model: Model, f: lint.Finding) -> JsonPath:
     """The spec path a finding comes from (as close as the finding allows)."""
     w = f.location
     if w.group:
@@ -40,7 +37,7 @@ def spec_path(model: Model, f: lint.Finding) -> Path_:
     return ("dashboards", index, *_in_dashboard(model.dashboards[index], f))
 
 
-def _in_dashboard(d: spec.Dashboard, f: lint.Finding) -> Path_:
+def _in_dashboard(d: spec.Dashboard, f: lint.Finding) -> JsonPath:
     """The path of a finding inside the spec's dashboard it comes from."""
     w = f.location
     if w.variable:
@@ -58,7 +55,7 @@ def _in_dashboard(d: spec.Dashboard, f: lint.Finding) -> Path_:
     return panel
 
 
-def _panel_path(d: spec.Dashboard, panel_id: int) -> Path_ | None:
+def _panel_path(d: spec.Dashboard, panel_id: int) -> JsonPath | None:
     """Panel ids follow grafana._layout: each row, then its panels, numbered from 1."""
     next_id = 1
     for r, row in enumerate(d.rows):
@@ -72,7 +69,7 @@ def _panel_path(d: spec.Dashboard, panel_id: int) -> Path_ | None:
     return None
 
 
-def _rule_path(model: Model, w: lint.Where) -> Path_:
+def _rule_path(model: Model, w: lint.Where) -> JsonPath:
     for i, a in enumerate(model.alerts):
         if a.name == w.rule_name:
             return ("alerts", i, "expr")

@@ -10,9 +10,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
-from exporter import catalog
-from rulegen import durations, naming, promql, spec
-from rulegen.errors import Issue, SpecError
+from common import catalog, durations
+from common.issues import Issue, json_path
+from common.issues import JsonPath as Path_
+from common.yamlsafe import Document
+from rulegen import naming, promql, spec
+from rulegen.errors import SpecError
 from rulegen.promql import Selector
 from rulegen.windows import (
     DEFAULT_TIERS,
@@ -25,7 +28,6 @@ from rulegen.windows import (
     long_window,
     short_window,
 )
-from rulegen.yamlload import Document, Path_, json_path
 
 Labels = tuple[tuple[str, str], ...]
 Severity = Literal["critical", "warning", "info"]

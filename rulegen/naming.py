@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rulegen.durations import format_seconds
+from common.durations import format_seconds
 
 RULE_PREFIX = "slo:"
 

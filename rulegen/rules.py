@@ -17,8 +17,8 @@ import functools
 from dataclasses import dataclass
 from decimal import Decimal
 
+from common.durations import format_seconds
 from rulegen import naming, promql, sli
-from rulegen.durations import format_seconds
 from rulegen.model import SLO, Labels, Model, Probe, Tier
 from rulegen.windows import SLOW_INTERVAL, is_slow
 

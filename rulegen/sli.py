@@ -7,8 +7,8 @@ counts as one event per second, failing for the share of the window it was down.
 
 from __future__ import annotations
 
+from common.durations import format_seconds
 from rulegen import promql
-from rulegen.durations import format_seconds
 from rulegen.model import SLI, Latency, Probe, Ratio, Raw
 
 

@@ -16,9 +16,9 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from common.durations import format_seconds
 from rulegen import grafana as g
 from rulegen import naming
-from rulegen.durations import format_seconds
 
 OVERVIEW_UID = "slo-overview"
 DETAIL_UID = "slo-detail"

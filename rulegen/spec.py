@@ -1,23 +1,31 @@
-"""On-disk schema of SLO spec v1 (CONTRACT §3): shapes, types and per-field checks.
+"""On-disk schema of SLO spec v1: shapes, types and per-field checks.
 
 Cross-field rules (unique names, impossible tiers, histogram buckets) live in model.py;
 this module only says what each key may hold. Unknown keys are errors everywhere.
+
+A spec file is at most 8 MiB (room for ~60,000 SLOs; anchors and aliases are refused,
+so memory stays proportional to it) and nests at most 32 levels.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
-from rulegen import durations, promql
-from rulegen.errors import Issue, SpecError
-from rulegen.yamlload import Document, json_path, load
+from common import durations, yamlsafe
+from common.issues import Issue, LocatedError, pydantic_message, validation_issues
+from common.yamlsafe import Document
+from rulegen import promql
+from rulegen.errors import SpecError
 
 API_VERSION = "idp-slo/v1"
 KIND = "SLOSpec"
+MAX_BYTES = 8 * 1024 * 1024
+MAX_DEPTH = 32
 
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 _ALERT_NAME = re.compile(r"^([A-Z]+[a-z0-9]+)+$")  # mixtool's alert-name-camelcase
@@ -290,23 +298,13 @@ class SpecFile(_Spec):
     outputs: Outputs = Outputs()
 
 
-def _message(error: Any) -> str:
-    kind, msg, loc = error["type"], error["msg"], error["loc"]
+def _message(error: ErrorDetails) -> str:
+    kind, loc = error["type"], error["loc"]
     if kind == "extra_forbidden":
         return f"unknown key {loc[-1]!r}"
     if kind == "missing":
         return f"missing required key {loc[-1]!r}"
-    return str(msg).removeprefix("Value error, ")
-
-
-def _loc(loc: tuple[Any, ...]) -> tuple[str | int, ...]:
-    # Pydantic names union members in the path (`str`, `float`); they are not keys.
-    aliases = {"api_version": "apiVersion", "for_": "for"}
-    return tuple(
-        aliases.get(p, p) if isinstance(p, str) else p
-        for p in loc
-        if isinstance(p, int) or p not in {"str", "float"}
-    )
+    return pydantic_message(error)
 
 
 def parse(doc: Document, file: str) -> SpecFile:
@@ -316,17 +314,12 @@ def parse(doc: Document, file: str) -> SpecFile:
     try:
         return SpecFile.model_validate(doc.data)
     except ValidationError as exc:
-        issues = []
-        for error in exc.errors():
-            loc = _loc(error["loc"])
-            if error["type"] == "missing":
-                line, col = doc.position(loc[:-1])
-            else:
-                line, col = doc.position(loc, key=error["type"] == "extra_forbidden")
-            issues.append(Issue(line, col, json_path(loc), _message(error)))
-        raise SpecError(file, issues) from None
+        raise SpecError(file, validation_issues(exc, doc, _message)) from None
 
 
 def read(path: Path) -> tuple[SpecFile, Document]:
-    doc = load(path)
+    try:
+        doc = yamlsafe.load(path, noun="spec", max_bytes=MAX_BYTES, max_depth=MAX_DEPTH)
+    except LocatedError as exc:
+        raise SpecError(exc.file, exc.issues) from None
     return parse(doc, str(path)), doc

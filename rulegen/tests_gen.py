@@ -25,8 +25,8 @@ from typing import Any
 
 import promql_parser
 
+from common.durations import format_seconds
 from rulegen import fixtures, naming, promql, rules, windows
-from rulegen.durations import format_seconds
 from rulegen.model import SLO, Latency, Model, Probe, Ratio, Raw, Tier
 from rulegen.promql import Matcher, Selector
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Literal
 
-from rulegen.durations import HOUR, MINUTE
+from common.durations import HOUR, MINUTE
 
 AlertClass = Literal["page", "ticket"]
 

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 
-class _Dumper(yaml.CSafeDumper):  # libyaml's emitter, as rulegen/yamlload.py uses its parser
+class _Dumper(yaml.CSafeDumper):  # libyaml's emitter, as common/yamlsafe.py uses its parser
     def ignore_aliases(self, data: Any) -> bool:
         return True  # a value used twice is written twice, never as &id001 / *id001
 

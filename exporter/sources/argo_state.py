@@ -24,8 +24,8 @@ from collections.abc import Mapping
 
 from prometheus_client.metrics_core import Metric
 
-from exporter.catalog import UNKNOWN
 from exporter.families import samples
+from exporter.labelvalues import UNKNOWN
 from exporter.sources.argo_tallies import Tallies
 from exporter.sources.workflows import DEPLOYMENT, PHASES, ROLLBACK, Workflow
 

@@ -10,7 +10,7 @@ from itertools import product
 
 from prometheus_client.metrics_core import Metric
 
-from exporter.catalog import DEPLOYMENT_BUCKETS, ROLLBACK_BUCKETS
+from common.catalog import DEPLOYMENT_BUCKETS, ROLLBACK_BUCKETS
 from exporter.families import Histogram, histogram_family, samples
 
 DEPLOYMENT_RESULTS = ("succeeded", "failed", "error")

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from prometheus_client.metrics_core import Metric
 
-from exporter.catalog import ERROR_REASONS
+from exporter.labelvalues import ERROR_REASONS
 
 # A source's samples: prometheus_client metric families, built only through
 # `exporter.families` so that nothing outside the catalog can be emitted. The runtime
@@ -31,7 +31,7 @@ class SourceError(Exception):
     """A refresh failed for one of the catalog's fixed reasons.
 
     The message is for logs only (already redacted by the source); it never becomes a
-    label. `reason` is one of `exporter.catalog.ERROR_REASONS`.
+    label. `reason` is one of `exporter.labelvalues.ERROR_REASONS`.
     """
 
     def __init__(self, reason: str, message: str) -> None:

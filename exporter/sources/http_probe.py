@@ -24,8 +24,8 @@ import time
 
 import httpx
 
+from common.catalog import PROBE_BUCKETS
 from exporter import __version__, families
-from exporter.catalog import PROBE_BUCKETS
 from exporter.config import HttpSourceConfig
 from exporter.logs import redact
 from exporter.sources.base import Snapshot, SourceError

@@ -26,8 +26,8 @@ import psycopg
 from psycopg import sql
 
 from exporter import families
-from exporter.catalog import OTHER, UNKNOWN
 from exporter.config import PostgresAudit, PostgresSourceConfig
+from exporter.labelvalues import OTHER, UNKNOWN
 from exporter.logs import redact, register_secret
 from exporter.sources.base import Snapshot, SourceError
 

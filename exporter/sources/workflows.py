@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from exporter import labelselector
-from exporter.catalog import OTHER, UNKNOWN
+from exporter.labelvalues import OTHER, UNKNOWN
 from exporter.sources import kube_fields as f
 
 DEPLOYMENT = "deployment"

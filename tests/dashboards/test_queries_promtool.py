@@ -15,9 +15,9 @@ from typing import Any
 
 import yaml
 
+from common.durations import DAY, HOUR, MINUTE
 from rulegen import grafana as g
 from rulegen import slo_dashboards as sd
-from rulegen.durations import DAY, HOUR, MINUTE
 
 TIERS = (sd.TierView("page-fast", "page", "critical", HOUR, 5 * MINUTE, 14.4),)
 SLOS = (

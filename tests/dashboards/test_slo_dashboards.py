@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from common.durations import DAY, HOUR, MINUTE
 from rulegen import grafana as g
 from rulegen import lint, naming
 from rulegen import slo_dashboards as sd
-from rulegen.durations import DAY, HOUR, MINUTE
 from tests.dashboards.helpers import SLO_DETAIL_PANELS, SLO_OVERVIEW_PANELS
 
 TIERS_30D = (

@@ -1,6 +1,6 @@
 """docs/metrics.md lists exactly the catalog: names, types, labels, help and buckets.
 
-The table between the markers is generated from exporter/catalog.py; regenerate it with
+The table between the markers is generated from common/catalog.py; regenerate it with
 `pytest --update-golden` (the same switch as the other golden files).
 """
 
@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from exporter.catalog import FAMILIES
+from common.catalog import FAMILIES
 
 DOC = Path(__file__).resolve().parent.parent.parent / "docs" / "metrics.md"
-BEGIN = "<!-- catalog:begin (generated from exporter/catalog.py) -->\n"
+BEGIN = "<!-- catalog:begin (generated from common/catalog.py) -->\n"
 END = "<!-- catalog:end -->\n"
 
 

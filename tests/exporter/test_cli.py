@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from devstack.servers import free_port, port_open, wait_until
-from exporter import logs
+from exporter import config, logs
 
 SECRET = "cli-Secret-5d2e"  # a password that must never leak
 
@@ -122,6 +122,69 @@ def test_bad_flags_exit_2(tmp_path: Path, args: list[str], message: str) -> None
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 2
     assert message in err
+
+
+def _refused(tmp_path: Path, text: str) -> list[str]:
+    """stderr lines of `idp-exporter --config` on `text`, which must exit 2 before listening."""
+    cfg = tmp_path / "exporter.yaml"
+    cfg.write_text(text)
+    proc = _run(["--config", str(cfg)])
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 2, err
+    assert out == ""
+    return err.strip().splitlines()
+
+
+def test_alias_bomb_config_is_refused_at_every_anchor_and_alias(tmp_path: Path) -> None:
+    # Nine levels of nine-fold aliases would expand to 9**9 strings if composed.
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        prev, name = chr(96 + i), chr(97 + i)
+        lines.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 9) + "]")
+    errors = _refused(tmp_path, "\n".join(lines) + "\n")
+    cfg = tmp_path / "exporter.yaml"
+    assert errors[0] == f"{cfg}:1:4: $: YAML anchors are not allowed in a config"
+    assert f"{cfg}:2:4: $: YAML anchors are not allowed in a config" in errors
+    assert f"{cfg}:2:8: $: YAML aliases are not allowed in a config" in errors
+    assert len(errors) == 9 + 8 * 9  # every anchor and every alias, nothing expanded
+
+
+@pytest.mark.parametrize(
+    ("text", "col"),
+    [
+        # 10,000 nested mappings: the root is level 1, each `{a: ` one more, and the key
+        # `a` of the innermost mapping allowed is the first node too deep.
+        ("a: " + "{a: " * 10_000 + "1" + "}" * 10_000 + "\n", 4 + (config.MAX_DEPTH - 2) * 4 + 1),
+        # 10,000 nested block sequences on one line (`- - - x`).
+        ("- " * 10_000 + "x\n", 2 * config.MAX_DEPTH + 1),
+        # 200 KB of `[`: libyaml's scanner, looking ahead for a flow key, stops at its own
+        # limit of 1,000 levels before the composer sees level 17; never parsed further.
+        ("[" * 200_000 + "\n", 1001),
+    ],
+    ids=["10000-deep-mappings", "10000-deep-sequences", "200KB-of-brackets"],
+)
+def test_deeply_nested_config_is_a_located_error(tmp_path: Path, text: str, col: int) -> None:
+    errors = _refused(tmp_path, text)
+    cfg = tmp_path / "exporter.yaml"
+    assert errors == [f"{cfg}:1:{col}: $: nesting deeper than {config.MAX_DEPTH} levels"]
+
+
+def test_every_duplicate_key_in_a_config_is_reported(tmp_path: Path) -> None:
+    errors = _refused(
+        tmp_path,
+        "web: {max_requests: 5}\n"
+        "sources:\n"
+        "  - name: a\n"
+        "    type: http\n"
+        "    url: http://127.0.0.1:1/\n"
+        "    url: http://127.0.0.1:2/\n"
+        "web: {max_requests: 6}\n",
+    )
+    cfg = tmp_path / "exporter.yaml"
+    assert errors == [
+        f"{cfg}:6:5: sources[0].url: duplicate key 'url' (first at line 5)",
+        f"{cfg}:7:1: web: duplicate key 'web' (first at line 1)",
+    ]
 
 
 def test_redaction_filter() -> None:

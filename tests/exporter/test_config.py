@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -143,13 +146,21 @@ def test_web_errors() -> None:
     [
         ("a: &x 1\nb: *x\n", "aliases are not allowed"),
         ("sources: []\nsources: []\n", "duplicate key 'sources'"),
-        ("sources: [\n", "invalid YAML"),
+        ("sources: [\n", "malformed YAML"),
         ("- 1\n", "must be a YAML mapping"),
         ("sources: []\n", "sources: List should have at least 1 item"),
     ],
 )
 def test_bad_yaml(text: str, message: str) -> None:
     assert any(message in line for line in _errors(text))
+
+
+def test_config_larger_than_the_cap_is_refused_before_parsing(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    path.write_text("sources: [{name: a, type: http, url: 'http://x'}]\n" + "#" * config.MAX_BYTES)
+    with pytest.raises(ConfigError) as info:
+        config.load(path)
+    assert info.value.lines() == [f"{path}:1:1: $: config is larger than {config.MAX_BYTES} bytes"]
 
 
 def test_unreadable_file(tmp_path: Path) -> None:
@@ -193,3 +204,30 @@ def test_invalid_argo_label_selector_is_a_located_config_error(tmp_path: Path) -
         config.load(path)
     assert "deployments.label_selector" in str(err.value)
     assert "label selector" in str(err.value)
+
+
+def test_the_registry_names_every_type_the_config_accepts() -> None:
+    names = list(config.SOURCE_TYPES)
+    assert names == ["argo", "postgres", "redis", "http"]
+    for source_type in config.SOURCE_TYPES.values():  # a misspelt line fails here
+        module, _, name = source_type.implementation.partition(":")
+        assert isinstance(getattr(importlib.import_module(module), name), type)
+    lines = _errors("sources: [{name: a, type: nope}]\n")
+    assert lines == [
+        "c.yaml:1:27: sources[0].type: type must be one of argo, postgres, redis, http"
+    ]
+
+
+def test_an_http_only_exporter_never_imports_the_other_clients() -> None:
+    script = (
+        "import sys\n"
+        "from exporter import config\n"
+        "from exporter.sources import build\n"
+        "cfg = config.parse(\"sources: [{name: a, type: http, url: 'http://x'}]\")\n"
+        "print(type(build(cfg.sources[0], process_start=0)).__name__)\n"
+        "print(sorted(m for m in ('kubernetes', 'psycopg', 'redis') if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.splitlines() == ["HttpProbe", "[]"]

@@ -10,8 +10,8 @@ import httpx
 import psycopg
 import pytest
 
+from common import catalog
 from devstack.servers import PostgresServer, RedisServer, wait_until
-from exporter import catalog
 from tests.exporter.helpers import Exporter, Series, parse, start_exporter, value
 
 INTERVAL = 0.5

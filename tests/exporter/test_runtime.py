@@ -14,8 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client.metrics_core import GaugeMetricFamily
 
+from common import catalog
 from devstack.servers import wait_until
-from exporter import catalog, families
+from exporter import families
 from exporter.runtime import Runtime, backoff
 from exporter.snapshot import SnapshotError
 from exporter.sources.base import SourceError

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rulegen import yamlload
+from rulegen.spec import MAX_BYTES
 
 from .helpers import HEAD, RATIO_SLO, cli, spec
 
@@ -196,10 +196,10 @@ def test_alias_bomb_is_refused_at_the_first_alias(tmp_path: Path) -> None:
 
 def test_huge_file_is_refused_before_parsing(tmp_path: Path) -> None:
     path = tmp_path / "huge.yaml"
-    path.write_text(HEAD + "#" * (yamlload.MAX_BYTES + 1))
+    path.write_text(HEAD + "#" * (MAX_BYTES + 1))
     result = cli("validate", str(path))
     assert result.exit_code == 2
-    assert f"{path}:1:1: $: spec is larger than {yamlload.MAX_BYTES} bytes" in result.stderr
+    assert f"{path}:1:1: $: spec is larger than {MAX_BYTES} bytes" in result.stderr
 
 
 def test_deep_nesting_is_refused(tmp_path: Path) -> None:

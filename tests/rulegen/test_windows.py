@@ -7,7 +7,8 @@ from fractions import Fraction
 
 import pytest
 
-from rulegen import durations, windows
+from common import durations
+from rulegen import windows
 from rulegen.model import load
 
 from .helpers import spec

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from common.catalog import DEPLOYMENT_BUCKETS, ROLLBACK_BUCKETS
 from devstack.kube_api import WORKFLOWS, FakeKubeAPI
 from devstack.objects import rfc3339, workflow
-from exporter.catalog import DEPLOYMENT_BUCKETS, ROLLBACK_BUCKETS
 from tests.exporter.argo.conftest import Running, argo_config, at
 
 DEPLOY = {"cluster": "us-east-1", "environment": "production", "template": "deployment-standard"}

@@ -1,8 +1,8 @@
-"""Every metric family idp-exporter can emit: pure data, the single source of truth.
+"""Every metric family idp-exporter can emit: pure data, the contract both CLIs share.
 
-The runtime emits only what is declared here, the docs are generated from it, and
-idp-rulegen's lint imports it to check that rules and dashboards reference metrics that
-exist. Nothing in this module does I/O or imports anything from the rest of the package.
+The exporter's runtime emits only what is declared here, docs/metrics.md is generated
+from it, and idp-rulegen's lint checks against it that rules and dashboards read metrics
+that exist. Nothing in this module does I/O or imports anything else of ours.
 """
 
 from __future__ import annotations
@@ -43,13 +43,6 @@ class Family:
 DEPLOYMENT_BUCKETS = (60.0, 120.0, 300.0, 600.0, 900.0, 1200.0, 1800.0, 3600.0, 7200.0)
 ROLLBACK_BUCKETS = (30.0, 60.0, 120.0, 180.0, 300.0, 600.0, 900.0, 1800.0)
 PROBE_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-
-# The fixed reasons a source can fail for; never free text (it would be unbounded).
-ERROR_REASONS = ("timeout", "connection", "auth", "parse", "other")
-
-# Values labels fold into when the real value is not in an allow-list.
-OTHER = "other"
-UNKNOWN = "unknown"
 
 FAMILIES: tuple[Family, ...] = (
     # Argo Workflows / ArgoCD (Kubernetes watch API)

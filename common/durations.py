@@ -1,4 +1,4 @@
-"""Prometheus duration strings: parse them and print them exactly as Prometheus does."""
+"""Prometheus duration strings: one grammar for specs and configs, printed as Prometheus does."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def parse_ms(text: str) -> int:
     """Milliseconds in a Prometheus duration such as `1h30m`; ValueError if malformed or zero."""
     match = _DURATION.match(text)
     if not text or match is None:
-        raise ValueError(f"{text!r} is not a Prometheus duration (e.g. 30s, 5m, 1h30m, 30d)")
+        raise ValueError(f"invalid duration {text!r}; use e.g. 500ms, 15s, 1m, 1h30m")
     total = sum(int(g) * mult for g, mult in zip(match.groups(), _UNIT_MS, strict=True) if g)
     if total <= 0:
         raise ValueError(f"duration {text!r} must be greater than zero")
