@@ -41,6 +41,7 @@ def _command() -> list[str]:
     if not script.is_file() or not (root / "node_modules").is_dir():
         raise UsageError(
             f"the Grafana dashboard schema tooling is not installed in {root}; run `make setup`"
+            f" in an idp-slo checkout, or set {TOOL_ENV} to its tools/grafana-schema"
         )
     return [node, str(script)]
 
