@@ -13,7 +13,11 @@ DEB_BINARIES := /usr/bin/promtool /usr/bin/amtool /usr/lib/postgresql/15/bin/pg_
 
 .PHONY: setup system-packages test lint typecheck pytest render check demo bench clean
 
-setup: system-packages $(VENV)/.installed
+# Grafana's classic dashboard schema as JSON Schema, built from the pinned npm packages.
+GRAFANA_SCHEMA := tools/grafana-schema
+SCHEMA_JSON := $(GRAFANA_SCHEMA)/build/dashboard.schema.json
+
+setup: system-packages $(VENV)/.installed $(SCHEMA_JSON)
 
 system-packages:
 	@bash scripts/system-packages.sh $(DEB_PACKAGES) -- $(DEB_BINARIES)
@@ -23,6 +27,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
+
+$(SCHEMA_JSON): $(addprefix $(GRAFANA_SCHEMA)/,package.json package-lock.json build-schema.js source.js)
+	bash scripts/grafana-schema.sh
 
 test: setup lint typecheck pytest
 
@@ -51,3 +58,4 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(GRAFANA_SCHEMA)/node_modules $(GRAFANA_SCHEMA)/build

@@ -9,7 +9,7 @@ from typing import TypeVar
 
 import click
 
-from rulegen import __version__, bundle, explain, model, promtool, writer
+from rulegen import __version__, bundle, explain, model, promtool, schema_check, writer
 from rulegen.errors import CheckError, SpecError, UsageError
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
@@ -95,15 +95,20 @@ def render(spec: Path, out: Path | None, check: bool) -> None:
 @main.command()
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
 def check(directory: Path) -> None:
-    """promtool check rules + test rules on DIRECTORY/alerts."""
+    """promtool check rules + test rules on DIRECTORY/alerts, and DIRECTORY/dashboards/*.json
+    against Grafana's published dashboard schema."""
 
     def run() -> None:
         if not directory.is_dir():
             raise UsageError(f"{directory} is not a directory")
-        result = promtool.check_bundle(directory)
-        if not result.ok:
-            raise CheckError(result.output.rstrip())
-        click.echo(result.output.rstrip())
+        # Both run whatever the other finds, so one run shows every problem; the quick
+        # dashboard check first, so missing Node tooling is reported before promtool runs.
+        dashboards = schema_check.check_bundle(directory)
+        results = [promtool.check_bundle(directory), dashboards]
+        output = "\n".join(r.output.rstrip() for r in results if r.output.strip())
+        if not all(r.ok for r in results):
+            raise CheckError(output)
+        click.echo(output)
 
     _guard(run)
 

@@ -148,15 +148,33 @@ def _link(uid: str) -> JSON:
         "tags": [],
         "targetBlank": False,
         "title": uid,
+        # Grafana's dashboard schema requires a tooltip on every link.
+        "tooltip": f"Open {uid} with this time range and these variables",
         "type": "link",
         "url": f"/d/{uid}",
     }
 
 
+# Grafana's dashboard schema requires `text` and `value` on a variable's current choice.
+# An empty choice matches no option, so Grafana picks one when the dashboard loads: the
+# default data source, or a query variable's first value.
+_NOTHING_CHOSEN: JSON = {"selected": False, "text": "", "value": ""}
+ALL_VALUE = "$__all"
+
+
+def _initial_choice(v: Variable) -> JSON:
+    """A variable offering "All" opens on it, so the dashboard first shows everything."""
+    if not v.include_all:
+        return dict(_NOTHING_CHOSEN)
+    text: str | list[str] = ["All"] if v.multi else "All"
+    value: str | list[str] = [ALL_VALUE] if v.multi else ALL_VALUE
+    return {"selected": True, "text": text, "value": value}
+
+
 def _datasource_variable() -> JSON:
     # Name and label exactly as dashboard-linter's template-datasource rule wants them.
     return {
-        "current": {},
+        "current": dict(_NOTHING_CHOSEN),
         "hide": 0,
         "includeAll": False,
         "label": "Data source",
@@ -173,7 +191,7 @@ def _datasource_variable() -> JSON:
 def _variable(v: Variable) -> JSON:
     return {
         "allValue": ".+",
-        "current": {},
+        "current": _initial_choice(v),
         "datasource": dict(DATASOURCE_REF),
         "definition": v.query,
         "hide": 0,

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rulegen import grafana as g
-from tests.dashboards.helpers import sample_dashboard
+from tests.dashboards.helpers import CLUSTER, sample_dashboard
 
 
 def _panels(d: dict) -> list[dict]:
@@ -37,6 +37,25 @@ def test_dashboard_essentials() -> None:
     )
     assert cluster["query"]["query"] == "label_values(idp_workflows, cluster)"
     assert cluster["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+
+
+def test_variables_offering_all_open_on_all_and_the_others_let_grafana_choose() -> None:
+    single = g.Variable("slo", "SLO", "slo:objective:ratio", "slo", multi=False, include_all=False)
+    one_of_all = g.Variable("env", "Env", "up", "env", multi=False)
+    d = g.render(sample_dashboard(variables=(CLUSTER, single, one_of_all)))
+    ds, cluster, slo, env = (v["current"] for v in d["templating"]["list"])
+    # An empty choice matches no option: Grafana picks the default data source / first value.
+    assert ds == slo == {"selected": False, "text": "", "value": ""}
+    assert cluster == {"selected": True, "text": ["All"], "value": ["$__all"]}
+    assert env == {"selected": True, "text": "All", "value": "$__all"}
+
+
+def test_links_say_where_they_go() -> None:
+    [link] = g.render(sample_dashboard(links=("slo-detail",)))["links"]
+    assert (link["url"], link["tooltip"]) == (
+        "/d/slo-detail",
+        "Open slo-detail with this time range and these variables",
+    )
 
 
 def test_schema_version_is_configurable() -> None:

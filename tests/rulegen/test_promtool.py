@@ -32,7 +32,8 @@ def test_repo_bundle_is_fresh() -> None:
 def test_repo_bundle_passes_idp_rulegen_check(promtool: str) -> None:
     result = cli("check", str(REPO))
     assert result.exit_code == 0, result.output
-    assert "idp.test.yml" in result.output and "threshold-alerts.test.yml" in result.output
+    for suite in ("idp.test.yml", "threshold-alerts.test.yml", "capacity-alerts.test.yml"):
+        assert suite in result.output
 
 
 def test_generated_tests_catch_a_wrong_threshold(tmp_path: Path, promtool: str) -> None:
