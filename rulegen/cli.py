@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -17,6 +15,7 @@ from rulegen.report import PrometheusClient, ReportError, Window, generate
 from rulegen.report.auth import Auth
 from rulegen.report.auth import resolve as resolve_auth
 from rulegen.report.client import DEFAULT_TIMEOUT
+from rulegen.report.queries import parse_end
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
@@ -126,29 +125,15 @@ def explain_cmd(spec: Path) -> None:
 
 
 def _end_time(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int:
-    """--end as RFC 3339 or Unix seconds; default now. Whole seconds, so queries can be re-run."""
-    if value is None:
-        return int(time.time()) // 60 * 60  # the minute, so two runs a second apart agree
     try:
-        return int(float(value))
-    except ValueError:
-        pass
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(
-            "give an RFC 3339 time (2026-03-31T00:00:00Z) or Unix seconds"
-        ) from None
-    if parsed.tzinfo is None:
-        raise click.BadParameter("RFC 3339 times need a zone (Z or +01:00)")
-    return int(parsed.timestamp())
+        return parse_end(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def _period(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
-    if value is None:
-        return None
     try:
-        return durations.parse_seconds(value)
+        return None if value is None else durations.parse_seconds(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
 

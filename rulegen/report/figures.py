@@ -165,15 +165,11 @@ def capacity(results: Results, plan: Plan) -> tuple[Trigger, ...]:
         Trigger("CPU usage, peak", plan.cpu_peak, cpu.value, 0.70, True, "add nodes"),
         Trigger("Memory usage, peak", plan.memory_peak, memory.value, 0.75, True, "add nodes"),
     ]
-    db_rows = db.rows or (Row(("",), float("nan")),)
-    for row in db_rows:
-        name = (
-            f"Database connections, peak ({row.labels[0]})"
-            if row.labels[0]
-            else "Database connections, peak"
-        )
-        value = None if row.value != row.value else row.value  # NaN: no series
-        out.append(Trigger(name, plan.db_connections_peak, value, 80, False, "increase pool"))
+    name, pool = "Database connections, peak", "increase pool"
+    for row in db.rows:
+        out.append(Trigger(f"{name} ({row.labels[0]})", db.query, row.value, 80, False, pool))
+    if not db.rows:
+        out.append(Trigger(name, db.query, None, 80, False, pool))
     out.append(
         Trigger(
             "Deployment queue, peak", plan.queue_peak, queue.value, 10, False, "scale workflows"

@@ -10,7 +10,9 @@ start + step to its end, each point covering the step before it.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from datetime import datetime
 
 from rulegen import promql, sli
 from rulegen.durations import DAY, MINUTE, format_seconds
@@ -39,6 +41,24 @@ class Window:
     @property
     def days(self) -> float:
         return self.seconds / DAY
+
+
+def parse_end(text: str | None, now: float | None = None) -> int:
+    """The period's end: Unix seconds or RFC 3339 with a zone; None is now, to the minute
+    (so two runs a second apart ask the same queries). ValueError if unreadable."""
+    if text is None:
+        return int(time.time() if now is None else now) // MINUTE * MINUTE
+    try:
+        return int(float(text))
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError("give an RFC 3339 time (2026-03-31T00:00:00Z) or Unix seconds") from None
+    if parsed.tzinfo is None:
+        raise ValueError("RFC 3339 times need a zone (Z or +01:00)")
+    return int(parsed.timestamp())
 
 
 @dataclass(frozen=True)
