@@ -6,10 +6,11 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
-# Debian packages the tests run for real: promtool/prometheus, amtool, PostgreSQL, Redis.
-DEB_PACKAGES := prometheus prometheus-alertmanager postgresql redis-server
+# Debian packages the tests run for real: promtool/prometheus, amtool, PostgreSQL, Redis,
+# and Chromium (headless screenshots of `idp-rulegen report`'s HTML).
+DEB_PACKAGES := prometheus prometheus-alertmanager postgresql redis-server chromium
 # The binary that proves each package is installed, in the same order.
-DEB_BINARIES := /usr/bin/promtool /usr/bin/amtool /usr/lib/postgresql/15/bin/pg_ctl /usr/bin/redis-server
+DEB_BINARIES := /usr/bin/promtool /usr/bin/amtool /usr/lib/postgresql/15/bin/pg_ctl /usr/bin/redis-server /usr/bin/chromium
 
 .PHONY: setup system-packages test lint typecheck pytest render check demo bench clean
 

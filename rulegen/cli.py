@@ -9,8 +9,14 @@ from typing import TypeVar
 
 import click
 
-from rulegen import __version__, bundle, explain, model, promtool, schema_check, writer
+from common import durations
+from rulegen import __version__, bundle, explain, model, promtool, schema_check, spec, writer
 from rulegen.errors import CheckError, SpecError, UsageError
+from rulegen.report import PrometheusClient, ReportError, Window, generate
+from rulegen.report.auth import Auth
+from rulegen.report.auth import resolve as resolve_auth
+from rulegen.report.client import DEFAULT_TIMEOUT
+from rulegen.report.queries import parse_end
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
@@ -43,6 +49,9 @@ def main() -> None:
 
 
 _SPEC = click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
+_SPEC_PATH = click.argument(
+    "spec_path", metavar="SPEC", type=click.Path(dir_okay=False, path_type=Path)
+)
 
 
 @main.command()
@@ -119,3 +128,85 @@ def explain_cmd(spec: Path) -> None:
     """Print, per SLO and tier, the windows, thresholds, budget spent and detection times."""
     m = _guard(lambda: model.load(str(spec)))
     click.echo(explain.explain(m), nl=False)
+
+
+def _end_time(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int:
+    try:
+        return parse_end(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _period(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
+    try:
+        return None if value is None else durations.parse_seconds(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+_FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+@main.command(name="report")
+@_SPEC_PATH
+@click.option("--prometheus", "url", required=True, help="Prometheus base URL (http or https).")
+@click.option(
+    "--period",
+    callback=_period,
+    help="Length of the period, e.g. 30d (default: the spec's window).",
+)
+@click.option(
+    "--end", callback=_end_time, help="End of the period: RFC 3339 or Unix seconds (default: now)."
+)
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    default=".",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for report.html and report.md (default: .).",
+)
+@click.option(
+    "--basic-auth-user",
+    "user",
+    help="Basic auth user; the password from --basic-auth-password-file or IDP_REPORT_PASSWORD.",
+)
+@click.option("--basic-auth-password-file", "password_file", type=_FILE)
+@click.option(
+    "--bearer-token-file",
+    "token_file",
+    type=_FILE,
+    help="Bearer token file (or IDP_REPORT_BEARER_TOKEN).",
+)
+@click.option("--ca-file", type=_FILE, help="CA bundle that signs the server's certificate.")
+@click.option("--timeout", default=DEFAULT_TIMEOUT, show_default=True, help="Seconds per query.")
+def report_cmd(
+    spec_path: Path,
+    url: str,
+    period: int | None,
+    end: int,
+    out: Path,
+    user: str | None,
+    password_file: Path | None,
+    token_file: Path | None,
+    ca_file: Path | None,
+    timeout: float,
+) -> None:
+    """Write report.html and report.md for the period ending at --end (exit 1 if Prometheus fails)."""
+
+    def setup() -> tuple[model.Model, int, Auth | None]:
+        file, doc = spec.read(spec_path)
+        m = model.build(file, doc, str(spec_path))
+        auth = resolve_auth(url, user, password_file, token_file)
+        return m, period or durations.parse_seconds(file.defaults.window), auth
+
+    m, seconds, auth = _guard(setup)
+    window = Window(end - seconds, end)
+    try:
+        with PrometheusClient(url, auth, str(ca_file) if ca_file else None, timeout) as client:
+            written = _guard(lambda: generate(m, client, window, out))
+    except ReportError as exc:
+        click.echo(f"error: {exc}; nothing written", err=True)
+        sys.exit(EXIT_FAILED)
+    for path in written:
+        click.echo(f"wrote {path}", err=True)
