@@ -15,8 +15,12 @@ Health (what the runtime turns into idp_exporter_source_*):
   only if all of its collections are readable (e.g. a 403 on applications marks it down).
 - `ready` once every reflector's first list finished, successfully or not (or at once if
   no client can be built, e.g. a wrong kubeconfig context).
-- A malformed object is skipped and counted with `count_error("parse")`: one bad
-  workflow is an error, not an outage, so the cluster stays up and keeps its samples.
+- A malformed object is skipped (or kept in part, e.g. a workflow without finishedAt
+  stays in idp_workflows), logged once and counted with `count_error("parse")` (kube.py):
+  one bad workflow is an error, not an outage, so the cluster stays up and keeps its
+  samples.
+- What is counted, and when, is decided by the ledgers: argo_state.py (workflows) and
+  argocd.py (rollbacks); docs/counting.md explains it for users.
 - Snapshots are published only while every collection is healthy. The runtime withdraws
   a source's samples on `failed` (stale data is worse than none) and they come back, with
   everything counted meanwhile, at the first publish after recovery.
@@ -25,7 +29,6 @@ Health (what the runtime turns into idp_exporter_source_*):
 from __future__ import annotations
 
 import logging
-import math
 import queue
 import threading
 import time
@@ -82,12 +85,8 @@ class ArgoSource:
         self._page_size = page_size
         environments = cfg.deployments.environments
         self._tallies = Tallies(cfg.cluster)
-        if environments:
-            self._tallies.initialise(environments, cfg.deployments.templates)
-        # Kubernetes timestamps have whole-second resolution: a workflow that finished in
-        # the second the process started has finishedAt <= start and must still count.
-        epoch = math.floor(process_start)
-        self.workflows = WorkflowLedger(epoch, self._tallies)
+        self._tallies.initialise(environments, cfg.deployments.templates)
+        self.workflows = WorkflowLedger(process_start, self._tallies)
         self._backups = (
             BackupState(cfg.backups.namespace, cfg.backups.cronjobs) if cfg.backups else None
         )
@@ -108,7 +107,7 @@ class ArgoSource:
                 (
                     Resource(*ARGO, "applications", cfg.argocd.namespace),
                     ApplicationProjector(cfg.argocd.environment_label, environments),
-                    ApplicationLedger(epoch, self._tallies),
+                    ApplicationLedger(process_start, self._tallies),
                 )
             )
         if self._backups and cfg.backups:
@@ -181,6 +180,7 @@ class ArgoSource:
                 resync=self._cfg.interval,
                 timeout=self._cfg.timeout,
                 page_size=self._page_size,
+                cluster=self._cfg.cluster,
             )
             for res, project, _ in self._collections
         ]
@@ -228,7 +228,7 @@ class ArgoSource:
             return True
         if isinstance(event, Upserted):
             ledgers[key].upsert(key, event.uid, event.record)
-            if event.record is None:
+            if event.reported:
                 health.malformed()
             return True
         if isinstance(event, Deleted):
