@@ -6,11 +6,14 @@ Every test also checks that no counter ever went down between two publishes."""
 from __future__ import annotations
 
 import copy
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from exporter.config import DEFAULT_ENVIRONMENTS
 from exporter.sources.argo_state import CLOCK_SKEW_TOLERANCE
+from exporter.sources.environments import fold_environment
 from tests.exporter.argo.conftest import Running, argo_config, at
 from tests.exporter.argo.test_deployments import DEPLOY, deployments
 from tests.fakes.kube_api import APPLICATIONS, WORKFLOWS, FakeKubeAPI
@@ -336,3 +339,41 @@ def test_one_malformed_history_entry_skips_only_that_entry(
     applied(api, run)
     assert run.out.errors("parse") == 1 and run.out.up
     assert rollbacks(run) == 1
+
+
+# -- environments (the audit source's half is in tests/exporter/test_postgres.py) ---------
+
+ENVIRONMENT_VALUES = ["dev", "staging", "production", "Production", "qa-42", "", None]
+
+
+def test_environments_fold_by_the_default_allow_list_in_workflows_and_argocd(
+    api: FakeKubeAPI, kubeconfig: Path, run_source: Callable[..., Running]
+) -> None:
+    cfg = argo_config(
+        kubeconfig,
+        deployments={"templates": ["deployment-standard"]},  # the default allow-list
+        argocd={"namespace": "argocd"},
+    )
+    assert cfg.deployments.environments == list(DEFAULT_ENVIRONMENTS)
+    run = run_source(cfg)
+    run.wait_ready()
+    expected: Counter[str] = Counter()
+    for i, env in enumerate(ENVIRONMENT_VALUES):
+        folded = fold_environment(env, DEFAULT_ENVIRONMENTS)
+        expected[folded] += 1
+        api.create(WORKFLOWS, workflow(f"d-{i}", environment=env, started=at(1), finished=at(2)))
+        api.create(
+            APPLICATIONS,
+            application(f"app-{i}", environment=env, history=[(1, "A", at(1), None)]),
+        )
+        api.modify(
+            APPLICATIONS,
+            "argocd",
+            f"app-{i}",
+            history([(1, "A", at(1), None), (2, "B", at(2), None), (3, "A", at(3), None)]),
+        )
+    assert set(expected) == {"dev", "staging", "production", "other", "unknown"}
+    for env, n in expected.items():
+        run.wait(lambda e=env, n=n: deployments(run, "succeeded", environment=e) == n, env)
+        run.wait(lambda e=env, n=n: rollbacks(run, environment=e) == n, f"rollback {env}")
+    assert sum(run.out.series("idp_deployments_total").values()) == len(ENVIRONMENT_VALUES)

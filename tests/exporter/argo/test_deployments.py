@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from exporter.catalog import DEPLOYMENT_BUCKETS, ROLLBACK_BUCKETS
 from exporter.sources.argo_state import CLOCK_SKEW_TOLERANCE
 from tests.exporter.argo.conftest import Running, argo_config, at
 from tests.fakes.kube_api import WORKFLOWS, FakeKubeAPI
-from tests.fakes.objects import rfc3339, workflow
+from tests.fakes.objects import completed, workflow
 
 DEPLOY = {"cluster": "us-east-1", "environment": "production", "template": "deployment-standard"}
 
@@ -26,15 +25,6 @@ def buckets(run: Running, name: str, bounds: tuple[float, ...], **labels: str) -
         assert value is not None, f"no {name} bucket le={le}"
         found.append(value)
     return found
-
-
-def finish(phase: str, finished: float) -> Callable[[dict[str, Any]], None]:
-    def change(obj: dict[str, Any]) -> None:
-        obj["status"]["phase"] = phase
-        obj["status"]["finishedAt"] = rfc3339(finished)
-        obj["metadata"]["labels"]["workflows.argoproj.io/completed"] = "true"
-
-    return change
 
 
 def test_startup_counts_nothing_that_finished_before_the_process(
@@ -112,12 +102,12 @@ def test_live_transitions_are_counted_once_with_exact_histograms(
     )
     run.wait(lambda: run.out.value("idp_workflows", **wf, phase="Running") == 1, "running")
     assert run.out.value("idp_workflows", **wf, phase="Pending") == 0
-    api.modify(WORKFLOWS, "argo", "deploy-a", finish("Succeeded", at(100 + 250)))
+    api.modify(WORKFLOWS, "argo", "deploy-a", completed("Succeeded", at(100 + 250)))
     run.wait(lambda: deployments(run, "succeeded") == 1, "a succeeded")
 
     for name, phase, duration in [("deploy-b", "Failed", 40), ("deploy-c", "Error", 5)]:
         api.create(WORKFLOWS, workflow(name, phase="Running", started=at(200)))
-        api.modify(WORKFLOWS, "argo", name, finish(phase, at(200 + duration)))
+        api.modify(WORKFLOWS, "argo", name, completed(phase, at(200 + duration)))
     # A second succeeded deployment, 700 s, in staging.
     api.create(
         WORKFLOWS,
@@ -128,7 +118,7 @@ def test_live_transitions_are_counted_once_with_exact_histograms(
 
     # Updates after completion (label edits, status touch-ups) and deletion change nothing.
     api.modify(WORKFLOWS, "argo", "deploy-a", lambda o: o["metadata"]["labels"].update(x="y"))
-    api.modify(WORKFLOWS, "argo", "deploy-a", finish("Succeeded", at(100 + 250)))
+    api.modify(WORKFLOWS, "argo", "deploy-a", completed("Succeeded", at(100 + 250)))
     api.delete(WORKFLOWS, "argo", "deploy-a")
     api.delete(WORKFLOWS, "argo", "deploy-b")
     run.wait(lambda: run.out.value("idp_workflows", **wf, phase="Succeeded") == 1, "deleted")
