@@ -56,7 +56,7 @@ from exporter.sources.kube import (
     Upserted,
 )
 from exporter.sources.kube_client import api_client, classify, describe
-from exporter.sources.workflows import WorkflowProjector
+from exporter.sources.workflows import WorkflowProjector, WorkflowShape
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +98,9 @@ class ArgoSource:
             cfg.rollbacks.templates if cfg.rollbacks else None,
             cfg.rollbacks.environment_parameter if cfg.rollbacks else "environment",
         )
-        self._collections: list[tuple[Resource, Any, _Ledger]] = [
-            (Resource(*ARGO, "workflows", ns), project_workflow, self.workflows)
+        # (what, its projection, the shape it reads (None: all), the ledger it feeds)
+        self._collections: list[tuple[Resource, Any, Any, _Ledger]] = [
+            (Resource(*ARGO, "workflows", ns), project_workflow, WorkflowShape, self.workflows)
             for ns in dict.fromkeys(cfg.namespaces)
         ]
         if cfg.argocd:
@@ -107,6 +108,7 @@ class ArgoSource:
                 (
                     Resource(*ARGO, "applications", cfg.argocd.namespace),
                     ApplicationProjector(cfg.argocd.environment_label, environments),
+                    None,
                     ApplicationLedger(process_start, self._tallies),
                 )
             )
@@ -115,6 +117,7 @@ class ArgoSource:
                 (
                     Resource("batch", "v1", "cronjobs", cfg.backups.namespace),
                     project_cronjob,
+                    None,
                     self._backups,
                 )
             )
@@ -170,7 +173,7 @@ class ArgoSource:
 
     def _follow(self, api: Any, out: Publisher, stop: threading.Event) -> None:
         events: queue.SimpleQueue[Event] = queue.SimpleQueue()
-        ledgers = {res.key: ledger for res, _, ledger in self._collections}
+        ledgers = {res.key: ledger for res, _, _, ledger in self._collections}
         reflectors = [
             Reflector(
                 api,
@@ -181,8 +184,9 @@ class ArgoSource:
                 timeout=self._cfg.timeout,
                 page_size=self._page_size,
                 cluster=self._cfg.cluster,
+                shape=shape,
             )
-            for res, project, _ in self._collections
+            for res, project, shape, _ in self._collections
         ]
         threads = [
             threading.Thread(

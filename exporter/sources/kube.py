@@ -14,10 +14,15 @@ A `Reflector` keeps a consumer informed about one collection of objects:
    watch silently missed something.
 
 It never touches metrics or the runtime; it only emits events through a callback, from
-its own thread, in the order it saw them. Objects are decoded with orjson on the raw
-response (`_preload_content=False`): the client's model deserialisation is not needed
-for custom resources and is several times slower, and stdlib json.loads was two thirds
-of an event's cost (BENCHMARKS.md).
+its own thread, in the order it saw them.
+
+Decoding is most of what an event costs (a Workflow line is ~12 KB, mostly status.nodes,
+of which the projection reads nothing). The reflector reads the raw response
+(`_preload_content=False`: the client's model deserialisation is several times slower)
+and decodes it with msgspec against the projection's `shape`, a TypedDict of the fields
+it reads: everything else is skipped inside the decoder, never built as Python objects.
+An object whose fields do not fit the shape (say, `status` is a string) is decoded
+whole instead, so the projection sees it as it is and says what is wrong with it.
 
 Skipped input is visible: an object the projection cannot read (or reads only in part,
 `Incomplete`) is logged at WARNING with its cluster, namespace, name and the reason, and
@@ -34,9 +39,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar, get_type_hints
 
-import orjson
+import msgspec
 import urllib3
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
@@ -125,6 +130,41 @@ Event = Listed[Any] | Upserted[Any] | Deleted | Failed | Malformed
 Project = Callable[[dict[str, Any]], R]
 
 
+class Decoder:
+    """Watch lines and list pages -> plain dicts and lists, only the fields of `shape`
+    (a total=False TypedDict of an object's fields) kept, or everything if None."""
+
+    def __init__(self, shape: Any = None) -> None:
+        self._event: msgspec.json.Decoder[Any] | None = None
+        self._page: msgspec.json.Decoder[Any] | None = None
+        if shape is not None:
+            # A watch ERROR event carries a Status (code, message) as its object.
+            fields = {**get_type_hints(shape), "code": Any, "message": Any}
+            obj: Any = TypedDict("obj", fields, total=False)  # type: ignore[misc]
+            event: Any = TypedDict("event", {"type": Any, "object": obj}, total=False)
+            page: Any = TypedDict("page", {"items": list[obj] | None, "metadata": Any}, total=False)
+            self._event = msgspec.json.Decoder(event)
+            self._page = msgspec.json.Decoder(page)
+
+    def event(self, raw: bytes) -> Any:
+        return _decode(self._event, raw)
+
+    def page(self, raw: bytes) -> Any:
+        return _decode(self._page, raw)
+
+
+_WHOLE: msgspec.json.Decoder[Any] = msgspec.json.Decoder()
+
+
+def _decode(typed: msgspec.json.Decoder[Any] | None, raw: bytes) -> Any:
+    if typed is not None:
+        try:
+            return typed.decode(raw)
+        except msgspec.ValidationError:
+            pass  # valid JSON of another shape: decode it whole (see the module docstring)
+    return _WHOLE.decode(raw)  # invalid JSON raises msgspec.DecodeError, a ValueError
+
+
 class _Stopped(Exception):
     """Raised to abandon a long list when the source is being stopped."""
 
@@ -160,7 +200,9 @@ class Reflector(Generic[R]):
         timeout: float,
         page_size: int = 500,
         cluster: str = "",
+        shape: Any = None,
     ) -> None:
+        self._decoder = Decoder(shape)
         self._objects = k8s.CustomObjectsApi(api)
         self._cluster = cluster
         self._problems: dict[str, str] = {}  # uid -> the problem last reported for it
@@ -234,7 +276,7 @@ class Reflector(Generic[R]):
                 _request_timeout=(self._timeout, self._timeout),
             )
             try:
-                body = orjson.loads(resp.data)
+                body = self._decoder.page(resp.data)
             finally:
                 resp.release_conn()
             for obj in body.get("items") or ():
@@ -278,7 +320,7 @@ class Reflector(Generic[R]):
             for line in _lines(resp):
                 if stop.is_set():
                     break
-                rv = self._handle(orjson.loads(line), rv)
+                rv = self._handle(self._decoder.event(line), rv)
         except urllib3.exceptions.ProtocolError as exc:
             # The stream was cut after it was established (proxy idle timeout, server
             # restart). Watch again from the last version; if the server is really

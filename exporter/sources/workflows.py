@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from exporter import labelselector
 from exporter.catalog import OTHER, UNKNOWN
@@ -41,6 +41,39 @@ RESULTS = {"Succeeded": "succeeded", "Failed": "failed", "Error": "error"}
 TEMPLATE_LABEL = "workflows.argoproj.io/workflow-template"
 CLUSTER_TEMPLATE_LABEL = "workflows.argoproj.io/cluster-workflow-template"
 COMPLETED_LABEL = "workflows.argoproj.io/completed"
+
+
+# The fields of a Workflow object that the projection below and the reflector read: the
+# decoder skips everything else (status.nodes is most of an object). Leaves are Any so
+# the projection, not the decoder, checks their types.
+class _Metadata(TypedDict, total=False):
+    uid: Any
+    name: Any
+    namespace: Any
+    resourceVersion: Any
+    labels: Any
+
+
+class _Spec(TypedDict, total=False):
+    workflowTemplateRef: Any
+    arguments: Any
+
+
+class _StoredTemplate(TypedDict, total=False):
+    arguments: Any
+
+
+class _Status(TypedDict, total=False):
+    phase: Any
+    startedAt: Any
+    finishedAt: Any
+    storedWorkflowTemplateSpec: _StoredTemplate
+
+
+class WorkflowShape(TypedDict, total=False):
+    metadata: _Metadata
+    spec: _Spec
+    status: _Status
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -10,7 +13,11 @@ from exporter import labelselector
 from exporter.sources.argo_state import WorkflowLedger
 from exporter.sources.argo_tallies import Tallies
 from exporter.sources.argocd import Entry, rollbacks
-from exporter.sources.workflows import DEPLOYMENT, Workflow, WorkflowProjector
+from exporter.sources.kube import Decoder
+from exporter.sources.kube_fields import Incomplete
+from exporter.sources.workflows import DEPLOYMENT, Workflow, WorkflowProjector, WorkflowShape
+from tests.exporter.argo.test_objects import MALFORMED
+from tests.exporter.argo.test_objects import broken as broken_workflow
 from tests.fakes.objects import workflow
 
 
@@ -171,3 +178,46 @@ def test_attempts_are_counted_once_never_lost_once_watched_and_never_decrease(
     assert previous_total >= len(must_count)
     # Memory: only UIDs of existing objects are remembered.
     assert ledger.remembered() <= len(history)
+
+
+def test_decoding_only_the_shape_projects_exactly_like_decoding_everything() -> None:
+    project = WorkflowProjector(["deployment-standard"], None, "environment", ["production"])
+    decoder = Decoder(WorkflowShape)
+    objects = [
+        workflow("d", started=1000.0, finished=1300.0, steps=20),
+        workflow("r", phase="Running", started=1000.0),
+        workflow("q", phase=""),
+        workflow("n", template="nightly-report"),
+    ]
+    stored = workflow("t", environment=None, started=1000.0, finished=1300.0)
+    stored["status"]["storedWorkflowTemplateSpec"] = {
+        "templates": [{"name": "main", "steps": [[{"name": "x"}]]}],
+        "arguments": {"parameters": [{"name": "environment", "value": "staging"}]},
+    }
+    objects.append(stored)
+    for i, (change, _) in enumerate(MALFORMED):
+        objects.append(broken_workflow(f"bad-{i}", change))
+    for obj in objects:
+        line = json.dumps({"type": "MODIFIED", "object": obj}).encode()
+        shaped, whole = decoder.event(line)["object"], json.loads(line)["object"]
+        if isinstance(shaped.get("status"), dict):  # not decoded whole: nodes skipped
+            assert "nodes" not in shaped["status"]
+        assert outcome(project, shaped) == outcome(project, whole)
+    page = json.dumps({"items": objects[:3], "metadata": {"continue": "t"}}).encode()
+    assert [outcome(project, o) for o in decoder.page(page)["items"]] == [
+        outcome(project, o) for o in objects[:3]
+    ]
+    # A watch ERROR event keeps its Status; invalid JSON is a ValueError (a parse error).
+    gone = b'{"type":"ERROR","object":{"kind":"Status","code":410,"message":"too old"}}'
+    assert decoder.event(gone)["object"] == {"code": 410, "message": "too old"}
+    with pytest.raises(ValueError):
+        decoder.event(b'{"type":"ADDED","object":')
+
+
+def outcome(project: WorkflowProjector, obj: dict[str, Any]) -> object:
+    try:
+        return project(obj)
+    except Incomplete as exc:
+        return ("incomplete", exc.record, str(exc))
+    except ValueError as exc:
+        return ("malformed", str(exc))
