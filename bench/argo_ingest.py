@@ -11,7 +11,12 @@ Measures, for N realistic workflows (5-20 KB each, status.nodes included):
 
 The fake API runs in its own process, and each measured collector in a fresh process, so
 RSS and CPU belong to what is measured; on a machine with two or more CPUs the collectors
-are pinned to one CPU and the fake API to another. Usage:
+are pinned to one CPU and the fake API to another.
+
+Baseline in the same run: each run measures the collector twice, as shipped (msgspec,
+decoding only the fields the projection reads) and with the decoder it replaced (stdlib
+json.loads of everything; `--no-baseline` skips it), alternating, against the same fake
+API, and prints the ratio of the medians. Usage:
 
     python bench/argo_ingest.py [--workflows 10000 100000] [--events 20000] [--runs 3]
 """
@@ -160,9 +165,18 @@ def _config(kubeconfig: Path) -> ArgoSourceConfig:
     )
 
 
-def _run_source(conn: Connection, kubeconfig: str) -> None:
+def _use_decoder(name: str) -> None:
+    """Make the reflector decode with `name` (in this collector process only)."""
+    from exporter.sources import kube
+
+    if name == "json":  # the decoder before msgspec: everything, with the stdlib
+        kube._decode = lambda typed, raw: json.loads(raw)
+
+
+def _run_source(conn: Connection, kubeconfig: str, decoder: str) -> None:
     """A collector process: initial sync, then ingest the burst the parent triggers."""
     _pin(0)
+    _use_decoder(decoder)
     out = _Publisher()
     stop = threading.Event()
     source = ArgoSource(_config(Path(kubeconfig)), process_start=EPOCH, publish_every=0.05)
@@ -235,7 +249,50 @@ def _spread(values: list[float]) -> str:
     return f"median {med:8.2f}  min {min(values):8.2f}  max {max(values):8.2f}  (n={len(values)})"
 
 
-def bench(n: int, events: int, runs: int, naive_scrapes: int) -> None:
+DECODERS = {"msgspec": "as shipped (msgspec, projected fields)", "json": "baseline: json.loads"}
+FIGURES = (
+    ("ready", "time to ready (s)"),
+    ("rss_sync", "peak RSS after sync MB"),
+    ("rate", "watch events/s (wall)"),
+    ("cpu_us", "collector CPU per event (us)"),
+    ("one_core", "=> events/s on one core (CPU)"),
+    ("busy", "collector cores busy (CPU / wall)"),
+    ("api_us", "fake API CPU per event (us)"),
+    ("rss_peak", "peak RSS at end MB"),
+)
+
+
+def _measure(ctl: Connection, path: str, n: int, events: int, decoder: str) -> dict[str, float]:
+    """One collector process: sync n workflows, then ingest `events` watch events."""
+    proc, conn = _child(_run_source, path, decoder)
+    first = conn.recv()
+    assert first["tracked"] == n, first
+    ctl.send(("burst", events))
+    ctl.recv()
+    conn.send(events)
+    conn.recv()
+    ctl.send(("release",))
+    released = ctl.recv()
+    second = conn.recv()
+    ctl.send(("cpu",))
+    api_cpu = ctl.recv() - released["cpu"]
+    wall = second["done_at"] - released["at"]
+    proc.join()
+    ctl.send(("cleanup",))
+    ctl.recv()
+    return {
+        "ready": first["ready_seconds"],
+        "rss_sync": first["rss_after_sync_mb"],
+        "rate": events / wall,
+        "cpu_us": second["cpu_seconds"] / events * 1e6,
+        "one_core": events / second["cpu_seconds"],
+        "busy": second["cpu_seconds"] / wall,
+        "api_us": api_cpu / events * 1e6,
+        "rss_peak": second["rss_peak_mb"],
+    }
+
+
+def bench(n: int, events: int, runs: int, naive_scrapes: int, decoders: list[str]) -> None:
     print(f"== {n:,} workflows (5-20 KB each), {events:,} watch events, {runs} runs")
     server, ctl = _child(_serve, n)
     info = ctl.recv()
@@ -244,41 +301,24 @@ def bench(n: int, events: int, runs: int, naive_scrapes: int) -> None:
         kubeconfig = FakeKubeAPI(token="fake-token")
         kubeconfig.port = info["port"]
         path = str(kubeconfig.kubeconfig(Path(tmp) / "kubeconfig"))
-        ready, rss_sync, rss_peak = [], [], []
-        rates, cpu_us, one_core, busy, api_us = [], [], [], [], []
+        results: dict[str, list[dict[str, float]]] = {d: [] for d in decoders}
         for _ in range(runs):
-            proc, conn = _child(_run_source, path)
-            first = conn.recv()
-            assert first["tracked"] == n, first
-            ready.append(first["ready_seconds"])
-            rss_sync.append(first["rss_after_sync_mb"])
-            ctl.send(("burst", events))
-            ctl.recv()
-            conn.send(events)
-            conn.recv()
-            ctl.send(("release",))
-            released = ctl.recv()
-            second = conn.recv()
-            ctl.send(("cpu",))
-            api_cpu = ctl.recv() - released["cpu"]
-            wall = second["done_at"] - released["at"]
-            rates.append(events / wall)
-            cpu_us.append(second["cpu_seconds"] / events * 1e6)
-            one_core.append(events / second["cpu_seconds"])
-            busy.append(second["cpu_seconds"] / wall)
-            api_us.append(api_cpu / events * 1e6)
-            rss_peak.append(second["rss_peak_mb"])
-            proc.join()
-            ctl.send(("cleanup",))
-            ctl.recv()
-        print(f"  idp-exporter time to ready (s)      {_spread(ready)}")
-        print(f"  idp-exporter peak RSS after sync MB {_spread(rss_sync)}")
-        print(f"  idp-exporter watch events/s (wall)  {_spread(rates)}")
-        print(f"  collector CPU per event (us)        {_spread(cpu_us)}")
-        print(f"  => events/s on one core (CPU)       {_spread(one_core)}")
-        print(f"  collector cores busy (CPU / wall)   {_spread(busy)}")
-        print(f"  fake API CPU per event (us)         {_spread(api_us)}")
-        print(f"  idp-exporter peak RSS at end MB     {_spread(rss_peak)}")
+            for decoder in decoders:  # alternating, so drift on the machine hits both
+                results[decoder].append(_measure(ctl, path, n, events, decoder))
+        for decoder in decoders:
+            print(f"  -- {DECODERS[decoder]}")
+            for key, label in FIGURES:
+                values = [r[key] for r in results[decoder]]
+                print(f"  idp-exporter {label:34} {_spread(values)}")
+        if len(decoders) == 2:
+            ours, base = (results[d] for d in decoders)
+            for key, label in (("ready", "time to ready"), ("one_core", "events/s on one core")):
+                ratio = statistics.median(r[key] for r in base) / statistics.median(
+                    r[key] for r in ours
+                )
+                if key == "one_core":
+                    ratio = 1 / ratio
+                print(f"  ratio, {label}: {ratio:.2f}x better than the baseline")
         proc, conn = _child(_run_naive, path, naive_scrapes)
         naive = conn.recv()
         proc.join()
@@ -294,12 +334,16 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--naive-scrapes", type=int, default=3)
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="skip the stdlib json.loads collector"
+    )
     args = parser.parse_args()
     mp.set_start_method("fork")
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     print(json.dumps({"python": sys.version.split()[0], "cpus": mp.cpu_count()}))
     for n in args.workflows:
-        bench(n, args.events, args.runs, args.naive_scrapes)
+        decoders = ["msgspec"] if args.no_baseline else ["msgspec", "json"]
+        bench(n, args.events, args.runs, args.naive_scrapes, decoders)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from typing import Any
 
 COMPLETED = ("Succeeded", "Failed", "Error")
@@ -153,6 +154,43 @@ def _status(
     if phase == "Failed":
         status["message"] = f"child '{children[-1] if children else name}' failed"
     return status
+
+
+def completed(phase: str, finished: float) -> Callable[[dict[str, Any]], None]:
+    """A change (for FakeKubeAPI.modify) completing a workflow as the controller does."""
+
+    def change(obj: dict[str, Any]) -> None:
+        obj["status"]["phase"] = phase
+        obj["status"]["finishedAt"] = rfc3339(finished)
+        obj["metadata"]["labels"]["workflows.argoproj.io/completed"] = "true"
+        obj["metadata"]["labels"]["workflows.argoproj.io/phase"] = phase
+
+    return change
+
+
+def retried(
+    started: float | None = None, phase: str = "Running"
+) -> Callable[[dict[str, Any]], None]:
+    """A change doing what `argo retry` does to a Failed/Error workflow: same object and
+    UID, phase reset (Running, or "" in older releases), finishedAt cleared, the
+    completed label removed and failed nodes dropped. Some releases also reset startedAt
+    to the retry's time (`started`); others keep the first attempt's (None)."""
+
+    def change(obj: dict[str, Any]) -> None:
+        status = obj["status"]
+        status["phase"] = phase
+        status["finishedAt"] = None
+        status.pop("message", None)
+        if started is not None:
+            status["startedAt"] = rfc3339(started)
+        status["nodes"] = {
+            k: n for k, n in status.get("nodes", {}).items() if n.get("phase") == "Succeeded"
+        }
+        labels = obj["metadata"]["labels"]
+        labels.pop("workflows.argoproj.io/completed", None)
+        labels["workflows.argoproj.io/phase"] = phase or "Running"
+
+    return change
 
 
 _STEP_NAMES = (

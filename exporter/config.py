@@ -163,11 +163,21 @@ class SourceConfig(_Strict):
         return self
 
 
+# The operations guide's environments: the one default allow-list of every source that
+# labels by environment (other values fold to "other", a missing one to "unknown").
+DEFAULT_ENVIRONMENTS = ("dev", "staging", "production")
+
+
+def _default_environments() -> list[str]:
+    return list(DEFAULT_ENVIRONMENTS)
+
+
 class ArgoDeployments(_Strict):
     templates: list[str] = Field(min_length=1)
     label_selector: str | None = None
     environment_parameter: str = "environment"
-    environments: list[str] | None = None  # allow-list; others fold to "unknown"
+    # Allow-list for deployments, rollbacks and ArgoCD applications of this cluster.
+    environments: list[str] = Field(default_factory=_default_environments, min_length=1)
 
     @field_validator("label_selector")
     @classmethod
@@ -242,9 +252,7 @@ class PostgresAudit(_Strict):
     time_column: SqlIdent = "timestamp"  # the guide's audit_log schema
     metadata_column: SqlIdent = "metadata"  # jsonb; the environment is metadata->>'environment'
     actions: list[str] = Field(min_length=1)  # allow-list; other actions are not counted
-    environments: list[str] = Field(
-        default_factory=lambda: ["production", "staging", "development"]
-    )  # allow-list; other values fold to "other", a missing one to "unknown"
+    environments: list[str] = Field(default_factory=_default_environments, min_length=1)
 
 
 class PostgresSourceConfig(SourceConfig):

@@ -15,8 +15,12 @@ Health (what the runtime turns into idp_exporter_source_*):
   only if all of its collections are readable (e.g. a 403 on applications marks it down).
 - `ready` once every reflector's first list finished, successfully or not (or at once if
   no client can be built, e.g. a wrong kubeconfig context).
-- A malformed object is skipped and counted with `count_error("parse")`: one bad
-  workflow is an error, not an outage, so the cluster stays up and keeps its samples.
+- A malformed object is skipped (or kept in part, e.g. a workflow without finishedAt
+  stays in idp_workflows), logged once and counted with `count_error("parse")` (kube.py):
+  one bad workflow is an error, not an outage, so the cluster stays up and keeps its
+  samples.
+- What is counted, and when, is decided by the ledgers: argo_state.py (workflows) and
+  argocd.py (rollbacks); docs/counting.md explains it for users.
 - Snapshots are published only while every collection is healthy. The runtime withdraws
   a source's samples on `failed` (stale data is worse than none) and they come back, with
   everything counted meanwhile, at the first publish after recovery.
@@ -25,7 +29,6 @@ Health (what the runtime turns into idp_exporter_source_*):
 from __future__ import annotations
 
 import logging
-import math
 import queue
 import threading
 import time
@@ -53,7 +56,7 @@ from exporter.sources.kube import (
     Upserted,
 )
 from exporter.sources.kube_client import api_client, classify, describe
-from exporter.sources.workflows import WorkflowProjector
+from exporter.sources.workflows import WorkflowProjector, WorkflowShape
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +85,8 @@ class ArgoSource:
         self._page_size = page_size
         environments = cfg.deployments.environments
         self._tallies = Tallies(cfg.cluster)
-        if environments:
-            self._tallies.initialise(environments, cfg.deployments.templates)
-        # Kubernetes timestamps have whole-second resolution: a workflow that finished in
-        # the second the process started has finishedAt <= start and must still count.
-        epoch = math.floor(process_start)
-        self.workflows = WorkflowLedger(epoch, self._tallies)
+        self._tallies.initialise(environments, cfg.deployments.templates)
+        self.workflows = WorkflowLedger(process_start, self._tallies)
         self._backups = (
             BackupState(cfg.backups.namespace, cfg.backups.cronjobs) if cfg.backups else None
         )
@@ -99,8 +98,9 @@ class ArgoSource:
             cfg.rollbacks.templates if cfg.rollbacks else None,
             cfg.rollbacks.environment_parameter if cfg.rollbacks else "environment",
         )
-        self._collections: list[tuple[Resource, Any, _Ledger]] = [
-            (Resource(*ARGO, "workflows", ns), project_workflow, self.workflows)
+        # (what, its projection, the shape it reads (None: all), the ledger it feeds)
+        self._collections: list[tuple[Resource, Any, Any, _Ledger]] = [
+            (Resource(*ARGO, "workflows", ns), project_workflow, WorkflowShape, self.workflows)
             for ns in dict.fromkeys(cfg.namespaces)
         ]
         if cfg.argocd:
@@ -108,7 +108,8 @@ class ArgoSource:
                 (
                     Resource(*ARGO, "applications", cfg.argocd.namespace),
                     ApplicationProjector(cfg.argocd.environment_label, environments),
-                    ApplicationLedger(epoch, self._tallies),
+                    None,
+                    ApplicationLedger(process_start, self._tallies),
                 )
             )
         if self._backups and cfg.backups:
@@ -116,6 +117,7 @@ class ArgoSource:
                 (
                     Resource("batch", "v1", "cronjobs", cfg.backups.namespace),
                     project_cronjob,
+                    None,
                     self._backups,
                 )
             )
@@ -171,7 +173,7 @@ class ArgoSource:
 
     def _follow(self, api: Any, out: Publisher, stop: threading.Event) -> None:
         events: queue.SimpleQueue[Event] = queue.SimpleQueue()
-        ledgers = {res.key: ledger for res, _, ledger in self._collections}
+        ledgers = {res.key: ledger for res, _, _, ledger in self._collections}
         reflectors = [
             Reflector(
                 api,
@@ -181,8 +183,10 @@ class ArgoSource:
                 resync=self._cfg.interval,
                 timeout=self._cfg.timeout,
                 page_size=self._page_size,
+                cluster=self._cfg.cluster,
+                shape=shape,
             )
-            for res, project, _ in self._collections
+            for res, project, shape, _ in self._collections
         ]
         threads = [
             threading.Thread(
@@ -228,7 +232,7 @@ class ArgoSource:
             return True
         if isinstance(event, Upserted):
             ledgers[key].upsert(key, event.uid, event.record)
-            if event.record is None:
+            if event.reported:
                 health.malformed()
             return True
         if isinstance(event, Deleted):

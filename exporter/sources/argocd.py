@@ -1,35 +1,59 @@
 """ArgoCD Applications -> rollbacks, from status.history.
 
-ArgoCD persists no rollback flag (a rollback is "just a sync" to an older revision), so a
-rollback is derived from the history it appends after every successful sync: a new entry
-whose revision equals an earlier entry's revision, other than the entry right before it
-(re-syncing the current revision is not a rollback). Duration = deployedAt -
-deployStartedAt (no duration is observed when deployStartedAt is absent, as in ArgoCD
-releases before it existed).
+ArgoCD persists no rollback flag (a rollback is "just a sync" to an older revision). It
+appends a history entry after every successful sync, with ids that only grow, and keeps
+the last `revisionHistoryLimit` entries (10 by default). The rule:
 
-Each (application UID, history id) is judged once, the first time it is seen, with the
-fullest history available then; it is counted if it is a rollback that finished
-(deployedAt) at or after the process start - the same epoch rule as workflows. History
-ids only grow and old entries only fall off the front (revisionHistoryLimit), so ids no
-longer in the history are forgotten safely: memory is ~10 ids per application.
+    A new entry is a rollback when its revision was first deployed before the revision
+    of the entry it replaces (the one right before it).
+
+"First deployed" is the smallest history id the exporter has seen with that revision.
+History [1:X, 2:Y, 3:X, 4:Y]: entry 3 deploys X (first at 1) over Y (first at 2), a
+rollback; entry 4 deploys Y (2) over X (1), a roll-forward, not one. Re-syncing the
+current revision is not one either. Duration = deployedAt - deployStartedAt (none when
+deployStartedAt is absent, as in ArgoCD releases before it existed).
+
+Trimming: the first-deployed order lives in the exporter, per application, so it
+survives entries falling off the front of the history for as long as the process runs
+(at most MAX_REVISIONS revisions per application; those in the current history are never
+dropped). What it never saw it cannot know: on the first observation of an application
+(e.g. at startup) the order starts from the history shown then; if more syncs than the
+limit happened while nothing watched, the oldest new entry is compared with the newest
+entry seen before.
+
+Counting: each (application UID, history id) is judged once, as history ids only grow.
+Entries that appear after the application was first observed are live syncs and count
+whatever their timestamps; on the first observation an entry counts only if deployedAt
+is at or after the process start less the clock-skew tolerance (the workflows' rule, see
+argo_state.py).
+
+One malformed entry is reported (parse error) and affects only itself: without a usable
+id or revision it is skipped; without a readable deployedAt it still takes its place in
+the order and, if it is a live rollback, counts without a duration.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from exporter.sources import kube_fields as f
+from exporter.sources.argo_state import first_seen_cutoff
 from exporter.sources.argo_tallies import Tallies
-from exporter.sources.workflows import fold_environment
+from exporter.sources.environments import fold_environment
+
+# Revisions whose first-deployed id an application remembers (10 are in its history).
+MAX_REVISIONS = 64
+
+Revision = tuple[str, ...]  # `revision`, or `revisions` of a multi-source application
 
 
 @dataclass(frozen=True, slots=True)
 class Entry:
     id: int
-    revision: tuple[str, ...]  # `revision`, or `revisions` of a multi-source application
-    deployed: float
+    revision: Revision
+    deployed: float | None
     started: float | None
 
 
@@ -40,80 +64,129 @@ class Application:
 
 
 class ApplicationProjector:
-    def __init__(self, environment_label: str, environments: list[str] | None) -> None:
+    def __init__(self, environment_label: str, environments: list[str]) -> None:
         self._label = environment_label
-        self._environments = frozenset(environments) if environments is not None else None
+        self._environments = frozenset(environments)
 
     def __call__(self, obj: Mapping[str, Any]) -> Application:
         labels = f.labels(f.mapping(obj, "metadata"))
         history = f.mapping(obj, "status").get("history") or []
         if not isinstance(history, list):
             raise ValueError("status.history is not a list")
-        entries = sorted((_entry(item) for item in history), key=lambda e: e.id)
-        return Application(
+        entries: list[Entry] = []
+        problems: list[str] = []
+        for index, item in enumerate(history):
+            try:
+                entries.append(_entry(item, problems))
+            except ValueError as exc:
+                problems.append(f"status.history[{index}] skipped: {exc}")
+        entries.sort(key=lambda e: e.id)
+        app = Application(
             environment=fold_environment(labels.get(self._label), self._environments),
             history=tuple(entries),
         )
+        if problems:
+            raise f.Incomplete(app, "; ".join(problems))
+        return app
 
 
-def _entry(item: Any) -> Entry:
+def _entry(item: Any, problems: list[str]) -> Entry:
     if not isinstance(item, Mapping):
-        raise ValueError("status.history entry is not an object")
+        raise ValueError("not an object")
     entry_id = item.get("id")
     if not isinstance(entry_id, int) or isinstance(entry_id, bool):
-        raise ValueError("status.history entry without an integer id")
+        raise ValueError("no integer id")
     revisions = item.get("revisions")
     if revisions is not None:
         if not isinstance(revisions, list) or not all(isinstance(r, str) for r in revisions):
-            raise ValueError("status.history revisions is not a list of strings")
+            raise ValueError("revisions is not a list of strings")
         revision = tuple(revisions)
     else:
         revision = (f.string(item, "revision"),)
-    deployed = f.timestamp(item, "deployedAt")
+    if not any(revision):
+        raise ValueError("no revision")
+    try:
+        deployed = f.timestamp(item, "deployedAt")
+    except ValueError:
+        deployed = None
     if deployed is None:
-        raise ValueError("status.history entry without deployedAt")
-    return Entry(entry_id, revision, deployed, f.timestamp(item, "deployStartedAt"))
+        problems.append(f"status.history id {entry_id} has no readable deployedAt")
+    try:
+        started = f.timestamp(item, "deployStartedAt")
+    except ValueError:
+        started = None
+        problems.append(f"status.history id {entry_id} has an unreadable deployStartedAt")
+    return Entry(entry_id, revision, deployed, started)
 
 
-def rollbacks(history: tuple[Entry, ...]) -> list[Entry]:
-    """The entries of `history` (sorted by id) that are rollbacks."""
+@dataclass(slots=True)
+class _Known:
+    """What one application's history has shown so far."""
+
+    first: dict[Revision, int] = field(default_factory=dict)  # revision -> first id
+    newest: Entry | None = None  # the newest entry judged; older ids are judged too
+
+
+def rollbacks(history: tuple[Entry, ...], known: _Known | None = None) -> list[Entry]:
+    """The entries of `history` (sorted by id) newer than `known.newest` that are
+    rollbacks; `known` (updated in place) carries the order across observations."""
+    known = known if known is not None else _Known()
+    first = known.first
+    for entry in history:
+        if first.get(entry.revision, entry.id) >= entry.id:
+            first[entry.revision] = entry.id
     found = []
-    for i, entry in enumerate(history):
-        if (
-            i >= 2
-            and entry.revision != history[i - 1].revision
-            and any(earlier.revision == entry.revision for earlier in history[: i - 1])
-        ):
+    judged = known.newest.id if known.newest is not None else None
+    previous = known.newest
+    for entry in history:
+        fresh = judged is None or entry.id > judged
+        if fresh and previous is not None and first[entry.revision] < first[previous.revision]:
             found.append(entry)
+        previous = entry
+    if history and (known.newest is None or history[-1].id > known.newest.id):
+        known.newest = history[-1]
+    _forget_oldest(known, history)
     return found
 
 
+def _forget_oldest(known: _Known, history: tuple[Entry, ...]) -> None:
+    if len(known.first) <= MAX_REVISIONS:
+        return
+    keep = {e.revision for e in history}
+    if known.newest is not None:
+        keep.add(known.newest.revision)
+    spare = sorted((i, r) for r, i in known.first.items() if r not in keep)
+    for _, revision in spare[: len(known.first) - MAX_REVISIONS]:
+        del known.first[revision]
+
+
 class ApplicationLedger:
-    def __init__(self, epoch: float, tallies: Tallies) -> None:
-        self._epoch = epoch
+    def __init__(self, process_start: float, tallies: Tallies) -> None:
+        self._cutoff = first_seen_cutoff(process_start)
         self._tallies = tallies
-        self._seen: dict[str, dict[str, set[int]]] = {}  # scope -> app UID -> history ids
+        self._known: dict[str, dict[str, _Known]] = {}  # scope -> app UID -> history seen
 
     def replace(self, scope: str, records: Mapping[str, Application | None]) -> None:
-        seen = self._seen.setdefault(scope, {})
-        for uid in set(seen) - records.keys():
-            del seen[uid]
+        known = self._known.setdefault(scope, {})
+        for uid in known.keys() - records.keys():
+            del known[uid]
         for uid, app in records.items():
             self.upsert(scope, uid, app)
 
     def upsert(self, scope: str, uid: str, app: Application | None) -> None:
         if app is None:  # malformed: keep what was judged, judge nothing new
             return
-        known = self._seen.setdefault(scope, {}).setdefault(uid, set())
-        fresh = [e for e in rollbacks(app.history) if e.id not in known]
-        for entry in fresh:
-            if entry.deployed >= self._epoch:
-                duration = (
-                    None if entry.started is None else max(entry.deployed - entry.started, 0.0)
-                )
-                self._tallies.rollback(app.environment, "argocd", "succeeded", duration)
-        known.intersection_update(e.id for e in app.history)
-        known.update(e.id for e in app.history)
+        apps = self._known.setdefault(scope, {})
+        live = uid in apps
+        known = apps.setdefault(uid, _Known())
+        for entry in rollbacks(app.history, known):
+            deployed = entry.deployed
+            if not live and (deployed is None or deployed < self._cutoff):
+                continue  # judged on the first observation: happened before we started
+            duration = None
+            if deployed is not None and entry.started is not None:
+                duration = max(deployed - entry.started, 0.0)
+            self._tallies.rollback(app.environment, "argocd", "succeeded", duration)
 
     def delete(self, scope: str, uid: str) -> None:
-        self._seen.get(scope, {}).pop(uid, None)
+        self._known.get(scope, {}).pop(uid, None)

@@ -14,27 +14,40 @@ A `Reflector` keeps a consumer informed about one collection of objects:
    watch silently missed something.
 
 It never touches metrics or the runtime; it only emits events through a callback, from
-its own thread, in the order it saw them. Objects are decoded with `json.loads` on the
-raw response (`_preload_content=False`): the client's model deserialisation is not needed
-for custom resources and is several times slower.
+its own thread, in the order it saw them.
+
+Decoding is most of what an event costs (a Workflow line is ~12 KB, mostly status.nodes,
+of which the projection reads nothing). The reflector reads the raw response
+(`_preload_content=False`: the client's model deserialisation is several times slower)
+and decodes it with msgspec against the projection's `shape`, a TypedDict of the fields
+it reads: everything else is skipped inside the decoder, never built as Python objects.
+An object whose fields do not fit the shape (say, `status` is a string) is decoded
+whole instead, so the projection sees it as it is and says what is wrong with it.
+
+Skipped input is visible: an object the projection cannot read (or reads only in part,
+`Incomplete`) is logged at WARNING with its cluster, namespace, name and the reason, and
+reported for a parse error, once per object and reason: not again for each watch event
+or relist that shows the same problem, again if it changes or comes back after a good
+version. `Listed.malformed` and `Upserted.reported` carry those new reports.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar, get_type_hints
 
+import msgspec
 import urllib3
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from exporter.sources.kube_client import Gone, classify, describe, is_gone
+from exporter.sources.kube_fields import Incomplete
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +82,8 @@ class Listed(Generic[R]):
     """A complete list: `records` replaces everything known about `resource`.
 
     A malformed object's record is None: it exists (so what was counted for its UID must
-    be remembered) but its state is unknown. `malformed` also counts objects without a UID.
+    be remembered) but its state is unknown. `malformed` is the number of problems newly
+    reported by this list (objects without a UID included).
     """
 
     resource: Resource
@@ -80,11 +94,13 @@ class Listed(Generic[R]):
 
 @dataclass(frozen=True, slots=True)
 class Upserted(Generic[R]):
-    """An object was added or modified; `record` is None if it could not be projected."""
+    """An object was added or modified; `record` is None if it could not be projected.
+    `reported`: this event newly reported a problem with the object (count a parse error)."""
 
     resource: Resource
     uid: str
     record: R | None
+    reported: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +128,41 @@ class Malformed:
 
 Event = Listed[Any] | Upserted[Any] | Deleted | Failed | Malformed
 Project = Callable[[dict[str, Any]], R]
+
+
+class Decoder:
+    """Watch lines and list pages -> plain dicts and lists, only the fields of `shape`
+    (a total=False TypedDict of an object's fields) kept, or everything if None."""
+
+    def __init__(self, shape: Any = None) -> None:
+        self._event: msgspec.json.Decoder[Any] | None = None
+        self._page: msgspec.json.Decoder[Any] | None = None
+        if shape is not None:
+            # A watch ERROR event carries a Status (code, message) as its object.
+            fields = {**get_type_hints(shape), "code": Any, "message": Any}
+            obj: Any = TypedDict("obj", fields, total=False)  # type: ignore[misc]
+            event: Any = TypedDict("event", {"type": Any, "object": obj}, total=False)
+            page: Any = TypedDict("page", {"items": list[obj] | None, "metadata": Any}, total=False)
+            self._event = msgspec.json.Decoder(event)
+            self._page = msgspec.json.Decoder(page)
+
+    def event(self, raw: bytes) -> Any:
+        return _decode(self._event, raw)
+
+    def page(self, raw: bytes) -> Any:
+        return _decode(self._page, raw)
+
+
+_WHOLE: msgspec.json.Decoder[Any] = msgspec.json.Decoder()
+
+
+def _decode(typed: msgspec.json.Decoder[Any] | None, raw: bytes) -> Any:
+    if typed is not None:
+        try:
+            return typed.decode(raw)
+        except msgspec.ValidationError:
+            pass  # valid JSON of another shape: decode it whole (see the module docstring)
+    return _WHOLE.decode(raw)  # invalid JSON raises msgspec.DecodeError, a ValueError
 
 
 class _Stopped(Exception):
@@ -148,8 +199,13 @@ class Reflector(Generic[R]):
         resync: float,
         timeout: float,
         page_size: int = 500,
+        cluster: str = "",
+        shape: Any = None,
     ) -> None:
+        self._decoder = Decoder(shape)
         self._objects = k8s.CustomObjectsApi(api)
+        self._cluster = cluster
+        self._problems: dict[str, str] = {}  # uid -> the problem last reported for it
         self.resource = resource
         self._project = project
         self._emit = emit
@@ -210,7 +266,8 @@ class Reflector(Generic[R]):
     def _list(self, stop: threading.Event) -> str:
         started = time.monotonic()
         records: dict[str, R | None] = {}
-        malformed = 0
+        problems: dict[str, str] = {}
+        reports: list[tuple[Any, str]] = []  # logged once the list is complete
         token: str | None = None
         while True:
             resp = self._call(
@@ -219,15 +276,18 @@ class Reflector(Generic[R]):
                 _request_timeout=(self._timeout, self._timeout),
             )
             try:
-                body = json.loads(resp.data)
+                body = self._decoder.page(resp.data)
             finally:
                 resp.release_conn()
             for obj in body.get("items") or ():
-                uid, record = self._project_one(obj)
+                uid, record, problem = self._project_one(obj)
                 if uid is not None:
                     records[uid] = record
-                if record is None:
-                    malformed += 1
+                if problem is not None:
+                    key = uid or "/".join(_name(obj))
+                    problems[key] = problem
+                    if self._problems.get(key) != problem:
+                        reports.append((_name(obj), problem))
             body.pop("items", None)  # drop the page's objects before fetching the next one
             meta = body.get("metadata") or {}
             token = meta.get("continue") or None
@@ -236,7 +296,10 @@ class Reflector(Generic[R]):
             if token is None:
                 rv = str(meta.get("resourceVersion") or "")
                 break
-        self._emit(Listed(self.resource, records, malformed, time.monotonic() - started))
+        self._problems = problems
+        for name, problem in reports:
+            self._warn(name, problem)
+        self._emit(Listed(self.resource, records, len(reports), time.monotonic() - started))
         return rv
 
     # -- watch ------------------------------------------------------------------------
@@ -257,7 +320,7 @@ class Reflector(Generic[R]):
             for line in _lines(resp):
                 if stop.is_set():
                     break
-                rv = self._handle(json.loads(line), rv)
+                rv = self._handle(self._decoder.event(line), rv)
         except urllib3.exceptions.ProtocolError as exc:
             # The stream was cut after it was established (proxy idle timeout, server
             # restart). Watch again from the last version; if the server is really
@@ -284,23 +347,60 @@ class Reflector(Generic[R]):
             return new_rv
         if kind == "DELETED":
             uid = meta.get("uid")
-            self._emit(Deleted(self.resource, uid) if uid else Malformed(self.resource))
+            if uid:
+                self._problems.pop(uid, None)
+                self._emit(Deleted(self.resource, uid))
+            elif self._report(_name(obj), "deleted without metadata.uid"):
+                self._emit(Malformed(self.resource))
         elif kind in ("ADDED", "MODIFIED"):
-            uid, record = self._project_one(obj)
-            self._emit(Upserted(self.resource, uid, record) if uid else Malformed(self.resource))
+            uid, record, problem = self._project_one(obj)
+            if uid is None:
+                if problem is not None and self._report(_name(obj), problem):
+                    self._emit(Malformed(self.resource))
+                return new_rv
+            reported = False
+            if problem is None:
+                self._problems.pop(uid, None)
+            else:
+                reported = self._report(_name(obj), problem, uid)
+            self._emit(Upserted(self.resource, uid, record, reported))
         return new_rv
 
     # -- helpers ----------------------------------------------------------------------
 
-    def _project_one(self, obj: dict[str, Any]) -> tuple[str | None, R | None]:
-        uid = (obj.get("metadata") or {}).get("uid")
+    def _project_one(self, obj: Any) -> tuple[str | None, R | None, str | None]:
+        """(uid, record, problem): record None if unusable, problem None if none."""
+        meta = obj.get("metadata") if isinstance(obj, dict) else None
+        uid = meta.get("uid") if isinstance(meta, dict) else None
         if not isinstance(uid, str) or not uid:
-            return None, None
+            return None, None, "no metadata.uid"
         try:
-            return uid, self._project(obj)
+            return uid, self._project(obj), None
+        except Incomplete as exc:
+            return uid, exc.record, str(exc)
         except PROJECTION_ERRORS as exc:
-            log.debug("%s: skipping malformed object %s: %s", self.resource.key, uid, exc)
-            return uid, None
+            return uid, None, f"skipped: {str(exc)[:200]}"
+
+    def _report(self, name: tuple[str, str], problem: str, uid: str | None = None) -> bool:
+        """Log a problem with an object unless it was already reported; True if new.
+        Objects without a UID are told apart by namespace/name."""
+        key = uid or "/".join(name)
+        if self._problems.get(key) == problem:
+            return False
+        self._problems[key] = problem
+        self._warn(name, problem)
+        return True
+
+    def _warn(self, name: tuple[str, str], problem: str) -> None:
+        namespace, obj_name = name
+        log.warning(
+            "cluster %s: %s %s/%s: %s",
+            self._cluster or "-",
+            self.resource.plural,
+            namespace,
+            obj_name,
+            problem,
+        )
 
     def _call(self, **params: Any) -> Any:
         r = self.resource
@@ -313,6 +413,17 @@ class Reflector(Generic[R]):
             _preload_content=False,
             **params,
         )
+
+
+def _name(obj: Any) -> tuple[str, str]:
+    """(namespace, name) of a decoded object, for logs; "?" where unreadable."""
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    if not isinstance(meta, dict):
+        return "?", "?"
+    ns, name = meta.get("namespace"), meta.get("name")
+    ns = ns if isinstance(ns, str) else "?"
+    name = name if isinstance(name, str) else "?"
+    return ns[:253], name[:253]
 
 
 def _lines(resp: Any) -> Iterator[bytes]:

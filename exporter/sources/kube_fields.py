@@ -69,3 +69,14 @@ def parameter(spec: Mapping[str, Any], name: str) -> str | None:
                 raise ValueError(f"parameter {name} is not a string")
             return value
     return None
+
+
+class Incomplete(ValueError):
+    """A projection kept what it could of an object with a missing or unreadable field.
+
+    `record` is still used (e.g. the workflow stays in idp_workflows); the object is
+    reported like a malformed one (a WARNING and a parse error), with `reason`."""
+
+    def __init__(self, record: Any, reason: str) -> None:
+        super().__init__(reason)
+        self.record = record

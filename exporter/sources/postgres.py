@@ -8,8 +8,8 @@ or env var and is passed to libpq separately, never inside the DSN.
 Audit events: on the first successful round the highest `key_column` value becomes the
 high-water mark, so rows that were present before the exporter started are never counted.
 Each later round counts only rows above the mark, grouped in SQL by allow-listed action
-and folded environment, and moves the mark to the largest key it saw, in one statement
-(one snapshot). This assumes keys become visible in increasing order, which holds for
+and environment (folded as every source folds it, see environments.py), and moves the
+mark to the largest key it saw, in one statement (one snapshot). This assumes keys become visible in increasing order, which holds for
 single-statement inserts into a serial/identity column; a transaction that commits a
 smaller key after a larger one became visible is not counted. Rows inserted while the
 database was unreachable *before the first successful round* are not counted either.
@@ -30,6 +30,7 @@ from exporter.config import PostgresAudit, PostgresSourceConfig
 from exporter.labelvalues import OTHER, UNKNOWN
 from exporter.logs import redact, register_secret
 from exporter.sources.base import Snapshot, SourceError
+from exporter.sources.environments import SQL_FOLD, sql_params
 
 log = logging.getLogger(__name__)
 
@@ -123,12 +124,10 @@ class _AuditCounter:
         # however many distinct values the table holds; the NULL-action row only
         # carries the max key of rows that are not counted.
         self._q_new = sql.SQL(
-            "SELECT CASE WHEN {action} = ANY(%(actions)s) THEN {action} END,"
-            " CASE WHEN {env} IS NULL THEN %(unknown)s"
-            " WHEN {env} = ANY(%(envs)s) THEN {env} ELSE %(other)s END,"
+            "SELECT CASE WHEN {action} = ANY(%(actions)s) THEN {action} END, {env},"
             " count(*), max({key})"
             " FROM {table} WHERE {key} > %(mark)s GROUP BY 1, 2"
-        ).format(action=action, env=env, key=key, table=table)
+        ).format(action=action, env=sql.SQL(SQL_FOLD).format(env=env), key=key, table=table)
         self._q_oldest = sql.SQL(
             "SELECT extract(epoch FROM now() - min({time}))::float8 FROM {table}"
         ).format(time=sql.Identifier(cfg.time_column), table=table)
@@ -141,10 +140,8 @@ class _AuditCounter:
                 self._q_new,
                 {
                     "actions": list(self._cfg.actions),
-                    "envs": list(self._cfg.environments),
-                    "unknown": UNKNOWN,
-                    "other": OTHER,
                     "mark": self._mark,
+                    **sql_params(self._cfg.environments),
                 },
             ).fetchall()
             # Count only after the whole result arrived: a failed round changes nothing.

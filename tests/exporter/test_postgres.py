@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,8 @@ import pytest
 
 from devstack.servers import PostgresServer, wait_until
 from exporter import logs
+from exporter.config import DEFAULT_ENVIRONMENTS
+from exporter.sources.environments import fold_environment
 from tests.exporter.helpers import Exporter, start_exporter
 
 ROLE_SQL = Path(__file__).parents[2] / "deploy" / "postgres-readonly-role.sql"
@@ -141,6 +144,41 @@ def test_audit_counts_exactly_the_rows_inserted_after_start(pg: PostgresServer) 
         gen = exp.runtime.exposition().generation
         wait_until(lambda: exp.runtime.exposition().generation > gen + 2, 5, "more rounds")
         assert {k: v for k, v in _audit(exp).items() if v} == expected
+    finally:
+        exp.stop()
+
+
+# The same values the Argo and ArgoCD sources are tested with (tests/exporter/argo/
+# test_counting.py), plus what only JSON can say: null and a number.
+ENVIRONMENT_METADATA = [
+    *(
+        ("{}" if env is None else json.dumps({"environment": env}), env)
+        for env in ["dev", "staging", "production", "Production", "qa-42", "", None]
+    ),
+    ('{"environment": null}', None),
+    ('{"environment": 5}', "5"),
+]
+
+
+def test_audit_environments_fold_by_the_default_allow_list(pg: PostgresServer) -> None:
+    cfg = _config(pg.dsn).replace(", environments: [production, staging]", "")
+    exp = start_exporter(cfg)
+    try:
+        wait_until(lambda: exp.value("idp_postgres_up", target="db") == 1, 10, "up")
+        with psycopg.connect(pg.dsn, autocommit=True) as conn:
+            for meta, _ in ENVIRONMENT_METADATA:
+                conn.execute(
+                    "INSERT INTO audit_log (actor, action, metadata) VALUES ('a', %s, %s)",
+                    ("deployment.trigger", meta),
+                )
+        expected: dict[tuple[str, str], float] = {}
+        for _, env in ENVIRONMENT_METADATA:
+            key = ("deployment.trigger", fold_environment(env, DEFAULT_ENVIRONMENTS))
+            expected[key] = expected.get(key, 0.0) + 1
+        assert {env for _, env in expected} == {"dev", "staging", "production", "other", "unknown"}
+        wait_until(
+            lambda: {k: v for k, v in _audit(exp).items() if v} == expected, 5, "folded rows"
+        )
     finally:
         exp.stop()
 

@@ -31,11 +31,26 @@ class RecordingPublisher:
         self.publishes = 0
         self.calls: list[tuple[str, str]] = []  # ("succeeded", "") / ("failed", reason)
         self.is_ready = False
+        self._highest: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+        self.decreases: list[tuple[Any, float, float]] = []  # must stay empty
 
     def publish(self, snapshot: Snapshot) -> None:
         with self._lock:
             self.snapshot = list(snapshot)
             self.publishes += 1
+            self._check_monotonic(snapshot)
+
+    def _check_monotonic(self, snapshot: Snapshot) -> None:
+        """Record any counter or histogram sample lower than it was in an earlier publish."""
+        for family in snapshot:
+            if family.type not in ("counter", "histogram"):
+                continue
+            for s in family.samples:
+                key = (s.name, tuple(sorted(s.labels.items())))
+                old = self._highest.get(key)
+                if old is not None and s.value < old:
+                    self.decreases.append((key, old, s.value))
+                self._highest[key] = max(s.value, old or 0.0)
 
     def succeeded(self, duration: float) -> None:
         assert duration >= 0

@@ -49,3 +49,24 @@ def test_rbac_is_read_only_on_exactly_what_the_source_watches() -> None:
     bindings = [d for d in docs if d["kind"] == "RoleBinding"]
     assert {b["metadata"]["namespace"] for b in bindings} == {"argo", "argocd", "backstage"}
     assert all(b["roleRef"]["name"] == role["metadata"]["name"] for b in bindings)
+
+
+def test_base_runs_two_replicas_on_different_nodes_never_both_down() -> None:
+    # Each replica counts every deployment; the rules deduplicate them, and a restart
+    # of one loses nothing while the other runs.
+    (deployment,) = yaml.safe_load_all((DEPLOY / "base" / "deployment.yaml").read_text())
+    spec = deployment["spec"]
+    assert spec["replicas"] == 2
+    assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    (term,) = spec["template"]["spec"]["affinity"]["podAntiAffinity"][
+        "preferredDuringSchedulingIgnoredDuringExecution"
+    ]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    pod_labels = spec["template"]["metadata"]["labels"]
+    assert term["podAffinityTerm"]["labelSelector"]["matchLabels"].items() <= pod_labels.items()
+    (pdb,) = yaml.safe_load_all((DEPLOY / "base" / "poddisruptionbudget.yaml").read_text())
+    kubernetes_validate.validate(pdb, "1.30.0", strict=True)
+    assert pdb["spec"]["minAvailable"] == 1
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    kustomization = yaml.safe_load((DEPLOY / "base" / "kustomization.yaml").read_text())
+    assert "poddisruptionbudget.yaml" in kustomization["resources"]

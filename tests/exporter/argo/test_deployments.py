@@ -1,14 +1,14 @@
-"""Deployment and rollback workflows counted once, by the counter-epoch rule."""
+"""Deployment and rollback workflows counted once: startup, live transitions, folding."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from common.catalog import DEPLOYMENT_BUCKETS, ROLLBACK_BUCKETS
 from devstack.kube_api import WORKFLOWS, FakeKubeAPI
-from devstack.objects import rfc3339, workflow
+from devstack.objects import completed, workflow
+from exporter.sources.argo_state import CLOCK_SKEW_TOLERANCE
 from tests.exporter.argo.conftest import Running, argo_config, at
 
 DEPLOY = {"cluster": "us-east-1", "environment": "production", "template": "deployment-standard"}
@@ -27,15 +27,6 @@ def buckets(run: Running, name: str, bounds: tuple[float, ...], **labels: str) -
     return found
 
 
-def finish(phase: str, finished: float) -> Callable[[dict[str, Any]], None]:
-    def change(obj: dict[str, Any]) -> None:
-        obj["status"]["phase"] = phase
-        obj["status"]["finishedAt"] = rfc3339(finished)
-        obj["metadata"]["labels"]["workflows.argoproj.io/completed"] = "true"
-
-    return change
-
-
 def test_startup_counts_nothing_that_finished_before_the_process(
     api: FakeKubeAPI, kubeconfig: Path, run_source: Callable[..., Running]
 ) -> None:
@@ -49,7 +40,7 @@ def test_startup_counts_nothing_that_finished_before_the_process(
     )
     api.load(WORKFLOWS, (workflow(f"other-{i}", template="nightly-report") for i in range(50)))
     api.load(WORKFLOWS, (workflow(f"run-{i}", phase="Running", started=at(-60)) for i in range(7)))
-    # Finished after the process started but before the first list: counted (epoch rule).
+    # Finished after the process started but before the first list: counted.
     api.load(WORKFLOWS, (workflow(f"fresh-{i}", started=at(5), finished=at(65)) for i in range(4)))
 
     run = run_source(argo_config(kubeconfig))
@@ -73,16 +64,24 @@ def test_startup_counts_nothing_that_finished_before_the_process(
     assert all(r.query.get("limit") == "500" for r in api.requests_of("list"))
 
 
-def test_a_workflow_finishing_in_the_start_second_counts(
+def test_first_seen_completions_count_within_the_clock_skew_tolerance(
     api: FakeKubeAPI, kubeconfig: Path, run_source: Callable[..., Running]
 ) -> None:
-    # finishedAt has whole-second resolution: 0.7 s into the start second it still reads
-    # as the start second, which is not before the process started.
-    api.load(WORKFLOWS, [workflow("same-second", started=at(-60), finished=at(0))])
-    api.load(WORKFLOWS, [workflow("second-before", started=at(-60), finished=at(-1))])
+    # Never seen in flight: counted if finishedAt >= start - CLOCK_SKEW_TOLERANCE, where
+    # the start is taken to its whole second (finishedAt has whole seconds: 0.7 s into
+    # the start second reads as the start second).
+    edge = -CLOCK_SKEW_TOLERANCE
+    api.load(WORKFLOWS, [workflow("at-edge", started=at(edge - 60), finished=at(edge))])
+    api.load(WORKFLOWS, [workflow("past-edge", started=at(edge - 60), finished=at(edge - 1))])
     run = run_source(argo_config(kubeconfig), epoch=at(0.7))
     run.wait_ready()
     assert deployments(run, "succeeded") == 1
+    # The same rule for a workflow created while the exporter runs, already completed.
+    api.create(WORKFLOWS, workflow("late-edge", started=at(edge - 60), finished=at(edge)))
+    api.create(WORKFLOWS, workflow("late-past", started=at(edge - 60), finished=at(edge - 1)))
+    api.create(WORKFLOWS, workflow("marker", phase="Failed", started=at(1), finished=at(2)))
+    run.wait(lambda: deployments(run, "failed") == 1, "marker counted")
+    assert deployments(run, "succeeded") == 2
 
 
 def test_live_transitions_are_counted_once_with_exact_histograms(
@@ -103,12 +102,12 @@ def test_live_transitions_are_counted_once_with_exact_histograms(
     )
     run.wait(lambda: run.out.value("idp_workflows", **wf, phase="Running") == 1, "running")
     assert run.out.value("idp_workflows", **wf, phase="Pending") == 0
-    api.modify(WORKFLOWS, "argo", "deploy-a", finish("Succeeded", at(100 + 250)))
+    api.modify(WORKFLOWS, "argo", "deploy-a", completed("Succeeded", at(100 + 250)))
     run.wait(lambda: deployments(run, "succeeded") == 1, "a succeeded")
 
     for name, phase, duration in [("deploy-b", "Failed", 40), ("deploy-c", "Error", 5)]:
         api.create(WORKFLOWS, workflow(name, phase="Running", started=at(200)))
-        api.modify(WORKFLOWS, "argo", name, finish(phase, at(200 + duration)))
+        api.modify(WORKFLOWS, "argo", name, completed(phase, at(200 + duration)))
     # A second succeeded deployment, 700 s, in staging.
     api.create(
         WORKFLOWS,
@@ -119,7 +118,7 @@ def test_live_transitions_are_counted_once_with_exact_histograms(
 
     # Updates after completion (label edits, status touch-ups) and deletion change nothing.
     api.modify(WORKFLOWS, "argo", "deploy-a", lambda o: o["metadata"]["labels"].update(x="y"))
-    api.modify(WORKFLOWS, "argo", "deploy-a", finish("Succeeded", at(100 + 250)))
+    api.modify(WORKFLOWS, "argo", "deploy-a", completed("Succeeded", at(100 + 250)))
     api.delete(WORKFLOWS, "argo", "deploy-a")
     api.delete(WORKFLOWS, "argo", "deploy-b")
     run.wait(lambda: run.out.value("idp_workflows", **wf, phase="Succeeded") == 1, "deleted")
@@ -172,7 +171,7 @@ def test_rollback_workflows_and_label_folding(
             finished=at(40),
         ),
     )
-    # Environment outside the allow-list, and missing -> "unknown".
+    # Environment outside the allow-list -> "other"; missing -> "unknown".
     api.create(WORKFLOWS, workflow("env-1", environment="qa-42", started=at(10), finished=at(20)))
     api.create(WORKFLOWS, workflow("env-2", environment=None, started=at(10), finished=at(20)))
     # Neither selected by template nor by labels: not a deployment.
@@ -188,7 +187,8 @@ def test_rollback_workflows_and_label_folding(
     )
 
     rb = {"cluster": "us-east-1", "environment": "production", "mechanism": "workflow"}
-    run.wait(lambda: deployments(run, "succeeded", environment="unknown") == 2, "env folding")
+    run.wait(lambda: deployments(run, "succeeded", environment="unknown") == 1, "env missing")
+    run.wait(lambda: deployments(run, "succeeded", environment="other") == 1, "env folding")
     run.wait(lambda: run.out.value("idp_rollbacks_total", **rb, result="failed") == 1, "rb-2")
     assert run.out.value("idp_rollbacks_total", **rb, result="succeeded") == 1
     assert buckets(run, "idp_rollback_duration_seconds", ROLLBACK_BUCKETS, **rb) == [

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from devstack.kube_api import WORKFLOWS, FakeKubeAPI
-from devstack.objects import workflow
+from devstack.objects import completed, workflow
 from tests.exporter.argo.conftest import Running, argo_config, at
-from tests.exporter.argo.test_deployments import deployments, finish
+from tests.exporter.argo.test_deployments import deployments
 
 
 def lists(api: FakeKubeAPI) -> int:
@@ -73,7 +73,7 @@ def test_workflow_finishing_during_an_outage_is_counted_after_recovery(
     api.stop()  # connection refused from now on
     run.wait(lambda: run.out.errors("connection") >= 1, "connection error reported")
     assert not run.out.up
-    api.modify(WORKFLOWS, "argo", "deploy-a", finish("Succeeded", at(400)))
+    api.modify(WORKFLOWS, "argo", "deploy-a", completed("Succeeded", at(400)))
     # Finished and deleted entirely within the outage: never observed, never counted.
     api.create(WORKFLOWS, workflow("deploy-gone", started=at(10), finished=at(20)))
     api.delete(WORKFLOWS, "argo", "deploy-gone")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from devstack.kube_api import APPLICATIONS, CRONJOBS, WORKFLOWS, FakeKubeAPI
 from devstack.objects import application, cronjob, rfc3339, workflow
@@ -18,32 +21,54 @@ def broken(name: str, change: Callable[[dict[str, Any]], None]) -> dict[str, Any
     return obj
 
 
-MALFORMED: list[Callable[[dict[str, Any]], None]] = [
-    lambda o: o["status"].update(finishedAt="yesterday"),  # bad timestamp
-    lambda o: o["status"].update(startedAt=12345),  # wrong type
-    lambda o: o["status"].pop("finishedAt"),  # completed without finishedAt
-    lambda o: o.update(status="Succeeded"),  # status not an object
-    lambda o: o.pop("status"),  # labelled completed, no status
-    lambda o: o["spec"]["arguments"].update(parameters={"environment": "production"}),
+# Changes that make a deployment unreadable, and whether it stays in idp_workflows.
+MALFORMED: list[tuple[Callable[[dict[str, Any]], None], bool]] = [
+    (lambda o: o["status"].update(finishedAt="yesterday"), True),  # bad timestamp
+    (lambda o: o["status"].pop("finishedAt"), True),  # completed without finishedAt
+    (lambda o: o.update(status="Succeeded"), False),  # status not an object
+    (lambda o: o.pop("status"), False),  # labelled completed, no status
+    (lambda o: o["spec"]["arguments"].update(parameters={"environment": "production"}), False),
 ]
 
 
-def test_malformed_workflows_are_skipped_and_counted_as_parse_errors(
-    api: FakeKubeAPI, kubeconfig: Path, run_source: Callable[..., Running]
+def test_malformed_workflows_are_reported_once_and_shown_where_readable(
+    api: FakeKubeAPI,
+    kubeconfig: Path,
+    run_source: Callable[..., Running],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    api.load(WORKFLOWS, [broken(f"bad-{i}", change) for i, change in enumerate(MALFORMED)])
+    caplog.set_level(logging.WARNING, logger="exporter.sources.kube")
+    api.load(WORKFLOWS, [broken(f"bad-{i}", change) for i, (change, _) in enumerate(MALFORMED)])
+    # A success with an unreadable startedAt is counted, without a duration.
+    api.load(WORKFLOWS, [broken("no-start", lambda o: o["status"].update(startedAt=12345))])
     api.load(WORKFLOWS, [workflow("good-0", started=at(10), finished=at(30))])
-    run = run_source(argo_config(kubeconfig))
+    run = run_source(argo_config(kubeconfig, interval="2s"))
     run.wait_ready()
-    assert run.out.errors("parse") == len(MALFORMED)
-    assert run.out.errors() == len(MALFORMED)
+    bad = len(MALFORMED) + 1
+    assert run.out.errors("parse") == bad
+    assert run.out.errors() == bad
     assert run.out.up  # one bad object does not take the cluster down
     assert not [call for call in run.out.calls if call[0] == "failed"]
-    assert deployments(run, "succeeded") == 1
+    assert deployments(run, "succeeded") == 2  # good-0 and no-start
+    hist = {"cluster": "us-east-1", "environment": "production", "template": "deployment-standard"}
+    assert run.out.value("idp_deployment_duration_seconds_count", **hist) == 1
     wf = {"cluster": "us-east-1", "namespace": "argo"}
-    assert run.out.value("idp_workflows", **wf, phase="Succeeded") == 1
+    shown = sum(1 for _, kept in MALFORMED if kept)
+    assert run.out.value("idp_workflows", **wf, phase="Succeeded") == 2 + shown
+    # One WARNING per object, naming cluster, namespace, name and why.
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == bad
+    assert any(
+        m.startswith("cluster us-east-1: workflows argo/bad-1: ") and "finishedAt" in m
+        for m in warnings
+    ), warnings
 
-    # Live: a bad update drops the workflow from the gauge; a later good one is counted.
+    # Resyncs (every 2 s) and re-sent events show the same problems: not reported again.
+    lists = len(api.requests_of("list"))
+    run.wait(lambda: len(api.requests_of("list")) >= lists + 2, "two resyncs")
+    api.modify(WORKFLOWS, "argo", "bad-0", lambda o: o["metadata"]["labels"].update(x="1"))
+
+    # Live: a bad update keeps the workflow in the gauge; a later good one is counted.
     api.create(WORKFLOWS, workflow("live", phase="Running", started=at(50)))
     run.wait(lambda: run.out.value("idp_workflows", **wf, phase="Running") == 1, "running")
     api.modify(
@@ -52,11 +77,14 @@ def test_malformed_workflows_are_skipped_and_counted_as_parse_errors(
         "live",
         lambda o: o["status"].update(phase="Succeeded", finishedAt="not-a-time"),
     )
-    run.wait(lambda: run.out.errors("parse") == len(MALFORMED) + 1, "live parse error")
-    run.wait(lambda: run.out.value("idp_workflows", **wf, phase="Running") == 0, "dropped")
-    assert run.out.up and deployments(run, "succeeded") == 1
+    run.wait(lambda: run.out.errors("parse") == bad + 1, "live parse error")
+    run.wait(lambda: run.out.value("idp_workflows", **wf, phase="Running") == 0, "completed")
+    assert run.out.value("idp_workflows", **wf, phase="Succeeded") == 3 + shown
+    assert run.out.up and deployments(run, "succeeded") == 2
     api.modify(WORKFLOWS, "argo", "live", lambda o: o["status"].update(finishedAt=rfc3339(at(80))))
-    run.wait(lambda: deployments(run, "succeeded") == 2, "fixed object counted")
+    run.wait(lambda: deployments(run, "succeeded") == 3, "fixed object counted")
+    assert run.out.errors("parse") == bad + 1
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == bad + 1
     assert run.out.up
 
 
