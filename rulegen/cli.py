@@ -36,6 +36,12 @@ def _guard(action: Callable[[], T]) -> T:
         sys.exit(EXIT_INVALID)
 
 
+def _warn(m: model.Model) -> None:
+    """Located advice on stderr; it never changes the exit code."""
+    for issue in m.warnings:
+        click.echo(issue.format(m.file), err=True)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="idp-rulegen")
 def main() -> None:
@@ -50,6 +56,7 @@ _SPEC = click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
 def validate(spec: Path) -> None:
     """Check SPEC; exit 0 if valid, 2 with every located error if not."""
     m = _guard(lambda: model.load(str(spec)))
+    _warn(m)
     # Rendering in memory runs the dashboard and metric lint; nothing is written.
     _guard(lambda: bundle.render(m))
     click.echo(
@@ -74,7 +81,9 @@ def validate(spec: Path) -> None:
 def render(spec: Path, out: Path | None, check: bool) -> None:
     """Write the bundle of SPEC: alerts/, dashboards/ and deploy/generated/ (CONTRACT §2)."""
     root = out if out is not None else spec.parent
-    files = _guard(lambda: bundle.render(model.load(str(spec))))
+    m = _guard(lambda: model.load(str(spec)))
+    _warn(m)
+    files = _guard(lambda: bundle.render(m))
     if check:
         text = _guard(lambda: writer.diff(root, files))
         if text:
