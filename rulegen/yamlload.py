@@ -124,8 +124,7 @@ def _convert(loader: _Loader, node: Node, path: Path_, doc: Document, issues: li
     return loader.construct_object(node)
 
 
-def load(path: Path) -> Document:
-    """Read and compose `path`; raise SpecError (located) for anything unsafe or malformed."""
+def _read(path: Path) -> str:
     name = str(path)
     try:
         with path.open("rb") as fh:
@@ -135,16 +134,33 @@ def load(path: Path) -> Document:
     if len(raw) > MAX_BYTES:
         raise SpecError(name, [Issue(1, 1, "", f"spec is larger than {MAX_BYTES} bytes")])
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SpecError(name, [Issue(1, 1, "", f"spec is not UTF-8: {exc.reason}")]) from None
-    return loads(text, name)
 
 
-def loads(text: str, name: str = "<spec>") -> Document:
+def load(path: Path) -> Document:
+    """Read and compose `path`; raise SpecError (located) for anything unsafe or malformed."""
+    return loads(_read(path), str(path))
+
+
+def load_all(path: Path) -> list[Document]:
+    """Every document of a multi-document file (`---`), under the same rules as load()."""
+    return loads_all(_read(path), str(path))
+
+
+def _compose(text: str, name: str, *, single: bool) -> tuple[_Loader, list[Node]]:
     loader = _Loader(text)
     try:
-        root = loader.get_single_node()
+        if single:
+            root = loader.get_single_node()
+            return loader, [] if root is None else [root]
+        roots = []
+        while loader.check_node():
+            root = loader.get_node()
+            if root is not None and root.tag != "tag:yaml.org,2002:null":
+                roots.append(root)  # an empty document (`---` alone) holds nothing
+        return loader, roots
     except _Refused as exc:
         raise SpecError(
             name, [Issue(exc.mark.line + 1, exc.mark.column + 1, "", exc.message)]
@@ -158,14 +174,30 @@ def loads(text: str, name: str = "<spec>") -> Document:
         raise SpecError(name, [Issue(1, 1, "", f"malformed YAML: {exc}")]) from None
     finally:
         loader.dispose()
-    if root is None:
+
+
+def _documents(text: str, name: str, *, single: bool) -> list[Document]:
+    loader, roots = _compose(text, name, single=single)
+    if not roots:
         raise SpecError(name, [Issue(1, 1, "", "spec is empty")])
-    doc = Document(data=None)
+    docs: list[Document] = []
     issues: list[Issue] = []
-    try:
-        doc.data = _convert(loader, root, (), doc, issues)
-    except yaml.YAMLError as exc:  # e.g. an invalid timestamp scalar
-        raise SpecError(name, [Issue(1, 1, "", f"malformed YAML: {exc}")]) from None
+    for root in roots:
+        doc = Document(data=None)
+        try:
+            doc.data = _convert(loader, root, (), doc, issues)
+        except yaml.YAMLError as exc:  # e.g. an invalid timestamp scalar
+            raise SpecError(name, [Issue(1, 1, "", f"malformed YAML: {exc}")]) from None
+        docs.append(doc)
     if issues:
         raise SpecError(name, issues)
-    return doc
+    return docs
+
+
+def loads(text: str, name: str = "<spec>") -> Document:
+    return _documents(text, name, single=True)[0]
+
+
+def loads_all(text: str, name: str = "<spec>") -> list[Document]:
+    """Positions stay those of the whole file, so each document's errors point into it."""
+    return _documents(text, name, single=False)
