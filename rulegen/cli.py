@@ -9,7 +9,7 @@ from typing import TypeVar
 
 import click
 
-from rulegen import __version__, bundle, explain, model, promtool, writer
+from rulegen import __version__, bundle, explain, importers, model, promtool, spec, writer
 from rulegen.errors import CheckError, SpecError, UsageError
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
@@ -123,3 +123,34 @@ def explain_cmd(spec: Path) -> None:
     """Print, per SLO and tier, the windows, thresholds, budget spent and detection times."""
     m = _guard(lambda: model.load(str(spec)))
     click.echo(explain.explain(m), nl=False)
+
+
+@main.command(name="import")
+@click.argument("fmt", metavar="{sloth|openslo}", type=click.Choice(sorted(importers.FORMATS)))
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the spec here (default: stdout).",
+)
+@click.option("--name", help="metadata.name of the spec (default: the one service, or 'imported').")
+def import_cmd(fmt: str, files: tuple[Path, ...], out: Path | None, name: str | None) -> None:
+    """Convert Sloth or OpenSLO FILES into one idp-slo spec; report what cannot be expressed."""
+    if name is not None and spec.k8s_name_problem(name):
+        click.echo(f"error: --name {name!r}: {spec.k8s_name_problem(name)}", err=True)
+        sys.exit(EXIT_INVALID)
+    result = importers.run(fmt, files, name)
+    for note in result.notes:
+        click.echo(note.format(), err=True)
+    if result.text is None:
+        click.echo(
+            f"nothing could be imported from {len(files)} file(s); nothing written", err=True
+        )
+        sys.exit(EXIT_INVALID)
+    if out is None:
+        click.echo(result.text, nl=False)
+        return
+    _guard(lambda: writer.write(out.parent, {out.name: result.text or ""}))
+    click.echo(f"wrote {out} ({len(result.notes)} note(s))", err=True)

@@ -325,7 +325,8 @@ def detail(slos: Sequence[SloView], schema_version: int = g.DEFAULT_SCHEMA_VERSI
             g.Row("Summary", stats),
             g.Row("SLI", (sli,)),
             g.Row("Error budget", (budget,)),
-            g.Row("Burn rate", (burn,)),
+            # No SLO with a burn tier (all alerts disabled): no burn rates to draw.
+            *((g.Row("Burn rate", (burn,)),) if burn.targets else ()),
             g.Row("Events", (events,)),
             g.Row("Alerts", (alert_table, alert_history)),
         ),

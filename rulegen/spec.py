@@ -29,7 +29,7 @@ API_VERSION = "idp-slo/v1"
 KIND = "SLOSpec"
 
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
-_ALERT_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")  # what Prometheus accepts
+ALERT_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")  # what Prometheus accepts
 # mixtool's alert-name-camelcase: recommended (a warning), since Alertmanager routes on any.
 CAMEL_CASE = re.compile(r"^([A-Z]+[a-z0-9]+)+$")
 MAX_CAMEL_CASE = 40
@@ -52,8 +52,17 @@ def _name(value: str) -> str:
     return value
 
 
+def k8s_name_problem(value: str) -> str | None:
+    """Why `value` cannot be an SLO or spec name; None when it can."""
+    try:
+        _name(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def _alert_name(value: str) -> str:
-    if not _ALERT_NAME.match(value):
+    if not ALERT_NAME.match(value):
         raise ValueError("must be a Prometheus alert name ([a-zA-Z_:][a-zA-Z0-9_:]*)")
     return value
 
