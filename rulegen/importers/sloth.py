@@ -137,6 +137,8 @@ def _query(loc: Located, path: Path_, origin: str) -> str | None:
     """The query with `$window` for `{{.window}}`, parsed; None (noted) when unusable."""
     text = loc.text(path, "a query")
     problem = None
+    if text is None and loc.get(path) is not None:
+        return None  # not a string: noted by loc.text
     if text is None:
         problem = "the query is missing"
     elif not _WINDOW.search(text):
