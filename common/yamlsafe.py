@@ -122,12 +122,8 @@ def _convert(
     return loader.construct_object(node)
 
 
-def load(path: Path, *, noun: str, max_bytes: int, max_depth: int = DEFAULT_MAX_DEPTH) -> Document:
-    """Read and compose the file at `path`; raise LocatedError for anything unsafe or malformed.
-
-    `noun` names the document in messages ("spec is empty"); the size is checked before
-    anything is parsed.
-    """
+def _read(path: Path, noun: str, max_bytes: int) -> str:
+    """The text of `path`; the size is checked before anything is parsed."""
     name = str(path)
     try:
         with path.open("rb") as fh:
@@ -137,17 +133,50 @@ def load(path: Path, *, noun: str, max_bytes: int, max_depth: int = DEFAULT_MAX_
     if len(raw) > max_bytes:
         raise LocatedError(name, [_at_start(f"{noun} is larger than {max_bytes} bytes")])
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise LocatedError(name, [_at_start(f"{noun} is not UTF-8: {exc.reason}")]) from None
-    return loads(text, name, noun=noun, max_depth=max_depth)
+
+
+def load(path: Path, *, noun: str, max_bytes: int, max_depth: int = DEFAULT_MAX_DEPTH) -> Document:
+    """Read and compose the file at `path`; raise LocatedError for anything unsafe or malformed.
+
+    `noun` names the document in messages ("spec is empty").
+    """
+    return loads(_read(path, noun, max_bytes), str(path), noun=noun, max_depth=max_depth)
+
+
+def load_all(
+    path: Path, *, noun: str, max_bytes: int, max_depth: int = DEFAULT_MAX_DEPTH
+) -> list[Document]:
+    """Every document of a multi-document file (`---`), under the same rules as load()."""
+    text = _read(path, noun, max_bytes)
+    return loads_all(text, str(path), noun=noun, max_depth=max_depth)
 
 
 def loads(text: str, name: str, *, noun: str, max_depth: int = DEFAULT_MAX_DEPTH) -> Document:
     """Compose `text` (read from the file `name`, used in errors) into a Document."""
-    loader = _Loader(text, noun, max_depth)
+    return _documents(text, name, noun, max_depth, single=True)[0]
+
+
+def loads_all(
+    text: str, name: str, *, noun: str, max_depth: int = DEFAULT_MAX_DEPTH
+) -> list[Document]:
+    """Every document of `text`; positions stay those of the whole file."""
+    return _documents(text, name, noun, max_depth, single=False)
+
+
+def _compose(loader: _Loader, name: str, max_depth: int, *, single: bool) -> list[Node]:
     try:
-        root = loader.get_single_node()
+        if single:
+            root = loader.get_single_node()
+            return [] if root is None else [root]
+        roots = []
+        while loader.check_node():
+            root = loader.get_node()
+            if root is not None and root.tag != "tag:yaml.org,2002:null":
+                roots.append(root)  # an empty document (`---` alone) holds nothing
+        return roots
     except _TooDeep as exc:
         stop = Issue(exc.mark.line + 1, exc.mark.column + 1, "", exc.message)
         raise LocatedError(name, [*loader.refused, stop]) from None
@@ -165,21 +194,30 @@ def loads(text: str, name: str, *, noun: str, max_depth: int = DEFAULT_MAX_DEPTH
     except (yaml.YAMLError, RecursionError) as exc:
         stop = _at_start(f"malformed YAML: {exc}")
         raise LocatedError(name, [*loader.refused, stop]) from None
+
+
+def _documents(text: str, name: str, noun: str, max_depth: int, *, single: bool) -> list[Document]:
+    loader = _Loader(text, noun, max_depth)
+    try:
+        roots = _compose(loader, name, max_depth, single=single)
     finally:
         loader.dispose()
     if loader.refused:
         raise LocatedError(name, loader.refused)
-    if root is None:
+    if not roots:
         raise LocatedError(name, [_at_start(f"{noun} is empty")])
-    doc = Document(data=None)
+    docs: list[Document] = []
     issues: list[Issue] = []
-    try:
-        doc.data = _convert(loader, root, (), doc, issues)
-    except yaml.YAMLError as exc:  # e.g. an invalid timestamp scalar
-        raise LocatedError(name, [_at_start(f"malformed YAML: {exc}")]) from None
+    for root in roots:
+        doc = Document(data=None)
+        try:
+            doc.data = _convert(loader, root, (), doc, issues)
+        except yaml.YAMLError as exc:  # e.g. an invalid timestamp scalar
+            raise LocatedError(name, [_at_start(f"malformed YAML: {exc}")]) from None
+        docs.append(doc)
     if issues:
         raise LocatedError(name, issues)
-    return doc
+    return docs
 
 
 def _at_start(message: str) -> Issue:

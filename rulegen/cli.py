@@ -10,7 +10,17 @@ from typing import TypeVar
 import click
 
 from common import durations
-from rulegen import __version__, bundle, explain, model, promtool, schema_check, spec, writer
+from rulegen import (
+    __version__,
+    bundle,
+    explain,
+    importers,
+    model,
+    promtool,
+    schema_check,
+    spec,
+    writer,
+)
 from rulegen.errors import CheckError, SpecError, UsageError
 from rulegen.report import PrometheusClient, ReportError, Window, generate
 from rulegen.report.auth import Auth
@@ -42,6 +52,12 @@ def _guard(action: Callable[[], T]) -> T:
         sys.exit(EXIT_INVALID)
 
 
+def _warn(m: model.Model) -> None:
+    """Located advice on stderr; it never changes the exit code."""
+    for issue in m.warnings:
+        click.echo(issue.format(m.file), err=True)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="idp-rulegen")
 def main() -> None:
@@ -59,6 +75,7 @@ _SPEC_PATH = click.argument(
 def validate(spec: Path) -> None:
     """Check SPEC; exit 0 if valid, 2 with every located error if not."""
     m = _guard(lambda: model.load(str(spec)))
+    _warn(m)
     # Rendering in memory runs the dashboard and metric lint; nothing is written.
     _guard(lambda: bundle.render(m))
     click.echo(
@@ -83,7 +100,9 @@ def validate(spec: Path) -> None:
 def render(spec: Path, out: Path | None, check: bool) -> None:
     """Write the bundle of SPEC: alerts/, dashboards/ and deploy/generated/."""
     root = out if out is not None else spec.parent
-    files = _guard(lambda: bundle.render(model.load(str(spec))))
+    m = _guard(lambda: model.load(str(spec)))
+    _warn(m)
+    files = _guard(lambda: bundle.render(m))
     if check:
         text = _guard(lambda: writer.diff(root, files))
         if text:
@@ -210,3 +229,34 @@ def report_cmd(
         sys.exit(EXIT_FAILED)
     for path in written:
         click.echo(f"wrote {path}", err=True)
+
+
+@main.command(name="import")
+@click.argument("fmt", metavar="{sloth|openslo}", type=click.Choice(sorted(importers.FORMATS)))
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the spec here (default: stdout).",
+)
+@click.option("--name", help="metadata.name of the spec (default: the one service, or 'imported').")
+def import_cmd(fmt: str, files: tuple[Path, ...], out: Path | None, name: str | None) -> None:
+    """Convert Sloth or OpenSLO FILES into one idp-slo spec; report what cannot be expressed."""
+    if name is not None and spec.k8s_name_problem(name):
+        click.echo(f"error: --name {name!r}: {spec.k8s_name_problem(name)}", err=True)
+        sys.exit(EXIT_INVALID)
+    result = importers.run(fmt, files, name)
+    for note in result.notes:
+        click.echo(note.format(), err=True)
+    if result.text is None:
+        click.echo(
+            f"nothing could be imported from {len(files)} file(s); nothing written", err=True
+        )
+        sys.exit(EXIT_INVALID)
+    if out is None:
+        click.echo(result.text, nl=False)
+        return
+    _guard(lambda: writer.write(out.parent, {out.name: result.text or ""}))
+    click.echo(f"wrote {out} ({len(result.notes)} note(s))", err=True)

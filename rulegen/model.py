@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal
 
 from common import catalog, durations
 from common.issues import Issue, json_path
@@ -30,7 +29,7 @@ from rulegen.windows import (
 )
 
 Labels = tuple[tuple[str, str], ...]
-Severity = Literal["critical", "warning", "info"]
+Severity = str  # any label-safe value: Alertmanager routes on it
 
 
 @dataclass(frozen=True)
@@ -72,6 +71,10 @@ class Tier:
     short: int
     factor: Decimal
     for_: int | None
+    # The spec's labels/annotations for this tier's alerts, later wins: the class's
+    # defaults, the SLO's alerting, the SLO's settings for the class.
+    labels: Labels = ()
+    annotations: Labels = ()
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,7 @@ class ThresholdAlert:
     summary: str
     description: str | None
     runbook_url: str | None
+    annotations: Labels = ()
 
 
 @dataclass(frozen=True)
@@ -133,16 +137,23 @@ class Model:
     # Where the spec came from, so renderers' findings can be reported as FILE:LINE:COL.
     file: str = ""
     doc: Document | None = field(default=None, compare=False, repr=False)
+    # Located advice (e.g. alert names that are not CamelCase): printed, never fatal.
+    warnings: tuple[Issue, ...] = ()
 
 
 class _Issues:
     def __init__(self, doc: Document) -> None:
         self.doc = doc
         self.items: list[Issue] = []
+        self.warnings: list[Issue] = []
 
     def add(self, path: Path_, message: str) -> None:
         line, col = self.doc.position(path)
         self.items.append(Issue(line, col, json_path(path), message))
+
+    def warn(self, path: Path_, message: str) -> None:
+        line, col = self.doc.position(path)
+        self.warnings.append(Issue(line, col, json_path(path), message))
 
 
 def _seconds(text: str) -> int:
@@ -214,7 +225,18 @@ def _sli(s: spec.SLI, spec_labels: dict[str, str], path: Path_, issues: _Issues)
         _check_kind(probe.metric, catalog.Kind.GAUGE, (*p, "metric"), issues)
         return probe
     assert s.raw is not None  # the schema guarantees exactly one kind
+    if s.raw.error_ratio is not None:
+        return _error_ratio(s.raw.error_ratio)
+    assert s.raw.errors is not None and s.raw.total is not None  # the schema checks
     return Raw(s.raw.errors, s.raw.total)
+
+
+def _error_ratio(ratio: str) -> Raw:
+    """A ratio computed elsewhere carries no event counts: each of its series is one event
+    per base window, failing by the ratio. The period is then the time-average of the
+    ratio (every window weighs the same), and a NaN ratio (no traffic) drops from both
+    sums. As plain raw errors/total, every renderer handles it unchanged."""
+    return Raw(f"({ratio})", f"({ratio}) * 0 + 1")
 
 
 def _check_histogram(sli: Latency, path: Path_, issues: _Issues) -> None:
@@ -280,8 +302,8 @@ def _tiers(
                 f"tier {name!r} is not a default tier: it needs alert, long_window and factor",
             )
             continue
-        enabled = {"page": s.alerting.page, "ticket": s.alerting.ticket}[alert]
-        if tier.disabled or not enabled:
+        own = s.alerting.page if alert == "page" else s.alerting.ticket
+        if tier.disabled or own.disabled:
             continue
         if tier.long_window is not None:
             long = _seconds(tier.long_window)
@@ -307,9 +329,29 @@ def _tiers(
                 f"{budget} = {factor * budget} >= 1; lower the factor, relax the objective, "
                 f"or disable it (alerting.tiers.{name}.disabled: true)",
             )
-        severity = (d.alerting.page if alert == "page" else d.alerting.ticket).severity
+        shared = d.alerting.page if alert == "page" else d.alerting.ticket
         for_ = _seconds(tier.for_) if tier.for_ else None
-        result.append(Tier(name, alert, severity, long, short, factor, for_))
+        result.append(
+            Tier(
+                name,
+                alert,
+                own.severity or shared.severity,
+                long,
+                short,
+                factor,
+                for_,
+                labels=(
+                    *shared.labels.items(),
+                    *s.alerting.labels.items(),
+                    *own.labels.items(),
+                ),
+                annotations=(
+                    *shared.annotations.items(),
+                    *s.alerting.annotations.items(),
+                    *own.annotations.items(),
+                ),
+            )
+        )
     return tuple(result)
 
 
@@ -322,12 +364,70 @@ def _alert_labels(
     return tuple(labels.items())
 
 
+def _annotations(
+    annotations: dict[str, str], path: Path_, issues: _Issues, *, literal: bool
+) -> Labels:
+    """Custom annotations; `literal`: of burn alerts, whose generated tests compare them
+    as written, so a `{{` template (expanded by Prometheus) could never match."""
+    for key, text in annotations.items():
+        if key in spec.GENERATED_ANNOTATIONS:
+            issues.add(
+                (*path, key),
+                f"annotation {key!r} is generated by idp-rulegen "
+                f"(generated: {', '.join(sorted(spec.GENERATED_ANNOTATIONS))})",
+            )
+        elif literal and "{{" in text:
+            issues.add(
+                (*path, key),
+                f"annotation {key!r}: template syntax '{{{{' is not supported on SLO alerts "
+                "(their generated tests check annotations as written)",
+            )
+    return tuple(annotations.items())
+
+
+def _class_settings(
+    alerting: spec.DefaultAlerting | spec.SLOAlerting, path: Path_, issues: _Issues
+) -> None:
+    """Check the labels and annotations of the page and ticket classes under `path`."""
+    for cls in ("page", "ticket"):
+        settings: spec.SeverityClass | spec.ClassOverride = getattr(alerting, cls)
+        where: Path_ = (*path, cls)
+        _annotations(settings.annotations, (*where, "annotations"), issues, literal=True)
+        _alert_labels(settings.labels, (*where, "labels"), issues, naming.RESERVED_LABELS)
+
+
+def _runbook_url(
+    own: str | None, template: str | None, runbook: str | None, path: Path_, issues: _Issues
+) -> str | None:
+    """alerting.runbook_url as given, else defaults.runbook_url with {runbook} filled."""
+    if own is not None:
+        return own
+    if template is None or runbook is None:
+        return None
+    url = naming.runbook_url(template, runbook)
+    try:
+        spec.check_url(url)
+    except ValueError as exc:
+        issues.add(path, f"{exc} once {{runbook}} is filled in")
+    return url
+
+
+def _camel_case(name: str, path: Path_, issues: _Issues) -> None:
+    if not spec.CAMEL_CASE.match(name) or len(name) > spec.MAX_CAMEL_CASE:
+        issues.warn(
+            path,
+            f"warning: alert name {name!r} is not CamelCase letters and digits of at most "
+            f"{spec.MAX_CAMEL_CASE} characters (recommended, mixtool alert-name-camelcase)",
+        )
+
+
 def build(file: spec.SpecFile, doc: Document, name: str) -> Model:
     """Check cross-field rules and return the model; raise SpecError listing every problem."""
     issues = _Issues(doc)
     d = file.defaults
     spec_labels = dict(file.metadata.labels)
     labels = _alert_labels(spec_labels, ("metadata", "labels"), issues, naming.RESERVED_LABELS)
+    _class_settings(d.alerting, ("defaults", "alerting"), issues)
     scrape = _seconds(d.scrape_interval)
     if scrape > 600:
         issues.add(("defaults", "scrape_interval"), "must be at most 10m")
@@ -351,6 +451,12 @@ def build(file: spec.SpecFile, doc: Document, name: str) -> Model:
         objective = Decimal(repr(s.objective))
         budget = 1 - objective / 100
         runbook = s.alerting.runbook or s.name
+        _class_settings(s.alerting, (*path, "alerting"), issues)
+        _annotations(
+            s.alerting.annotations, (*path, "alerting", "annotations"), issues, literal=True
+        )
+        if "name" in s.alerting.model_fields_set:
+            _camel_case(s.alerting.name, (*path, "alerting", "name"), issues)
         slos.append(
             SLO(
                 name=s.name,
@@ -360,7 +466,13 @@ def build(file: spec.SpecFile, doc: Document, name: str) -> Model:
                 period=period,
                 sli=_sli(s.sli, spec_labels, (*path, "sli"), issues),
                 alert_name=s.alerting.name,
-                runbook_url=naming.runbook_url(d.runbook_url, runbook) if d.runbook_url else None,
+                runbook_url=_runbook_url(
+                    s.alerting.runbook_url,
+                    d.runbook_url,
+                    runbook,
+                    (*path, "alerting", "runbook") if s.alerting.runbook else path,
+                    issues,
+                ),
                 alert_labels=_alert_labels(
                     s.alerting.labels, (*path, "alerting", "labels"), issues, naming.RESERVED_LABELS
                 ),
@@ -381,6 +493,7 @@ def build(file: spec.SpecFile, doc: Document, name: str) -> Model:
         elif a.name in burn_names:
             issues.add((*path, "name"), f"{a.name!r} is the name of a generated SLO alert")
         seen_alerts.setdefault(a.name, i)
+        _camel_case(a.name, (*path, "name"), issues)
         alerts.append(
             ThresholdAlert(
                 name=a.name,
@@ -392,9 +505,12 @@ def build(file: spec.SpecFile, doc: Document, name: str) -> Model:
                 ),
                 summary=a.summary,
                 description=a.description,
-                runbook_url=naming.runbook_url(d.runbook_url, a.runbook)
-                if d.runbook_url and a.runbook
-                else None,
+                runbook_url=_runbook_url(
+                    a.runbook_url, d.runbook_url, a.runbook, (*path, "runbook"), issues
+                ),
+                annotations=_annotations(
+                    a.annotations, (*path, "annotations"), issues, literal=False
+                ),
             )
         )
     uids: dict[str, int] = {}
@@ -421,6 +537,7 @@ def build(file: spec.SpecFile, doc: Document, name: str) -> Model:
         outputs=file.outputs,
         file=name,
         doc=doc,
+        warnings=tuple(sorted(issues.warnings)),
     )
 
 

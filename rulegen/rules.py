@@ -119,7 +119,7 @@ def burn_alert(model: Model, slo: SLO, tier: Tier) -> Alerting:
         (naming.LABEL_SEVERITY, tier.severity),
         (naming.LABEL_LONG_WINDOW, long),
         (naming.LABEL_SHORT_WINDOW, short),
-        *slo.alert_labels,
+        *tier.labels,
     )
     description = burn_description(
         slo, tier, "{{ $value | humanizePercentage }}", promql.template_literal(slo.description)
@@ -133,6 +133,7 @@ def burn_alert(model: Model, slo: SLO, tier: Tier) -> Alerting:
             f"SLO {slo.name} is burning its error budget {number(tier.factor)}x too fast.",
             description,
             slo.runbook_url,
+            tier.annotations,
         ),
     )
 
@@ -173,13 +174,16 @@ def absent_alert(model: Model, slo: SLO) -> Alerting:
     )
 
 
-def _annotations(summary: str, description: str | None, runbook_url: str | None) -> Labels:
+def _annotations(
+    summary: str, description: str | None, runbook_url: str | None, extra: Labels = ()
+) -> Labels:
+    """The generated annotations, then the spec's own (the schema keeps their names apart)."""
     out = [("summary", summary)]
     if description:
         out.append(("description", description))
     if runbook_url:
         out.append(("runbook_url", runbook_url))
-    return tuple(out)
+    return _dedupe((*out, *extra))
 
 
 def _dedupe(labels: Labels) -> Labels:
@@ -234,7 +238,7 @@ def threshold_groups(model: Model) -> tuple[Group, ...]:
             expr=a.expr,
             for_=a.for_,
             labels=_dedupe(((naming.LABEL_SEVERITY, a.severity), *model.labels, *a.labels)),
-            annotations=_annotations(a.summary, a.description, a.runbook_url),
+            annotations=_annotations(a.summary, a.description, a.runbook_url, a.annotations),
         )
         for a in model.alerts
     ]

@@ -1,4 +1,4 @@
-"""On-disk schema of SLO spec v1: shapes, types and per-field checks.
+"""On-disk schema of SLO spec v1 (docs/spec.md): shapes, types and per-field checks.
 
 Cross-field rules (unique names, impossible tiers, histogram buckets) live in model.py;
 this module only says what each key may hold. Unknown keys are errors everywhere.
@@ -12,8 +12,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 from pydantic_core import ErrorDetails
 
 from common import durations, yamlsafe
@@ -28,10 +37,18 @@ MAX_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 32
 
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
-_ALERT_NAME = re.compile(r"^([A-Z]+[a-z0-9]+)+$")  # mixtool's alert-name-camelcase
+ALERT_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")  # what Prometheus accepts
+# mixtool's alert-name-camelcase: recommended (a warning), since Alertmanager routes on any.
+CAMEL_CASE = re.compile(r"^([A-Z]+[a-z0-9]+)+$")
+MAX_CAMEL_CASE = 40
 _UID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
-_RUNBOOK = re.compile(r"^[A-Za-z0-9._~/-]+$")
-_URL = re.compile(r"^https?://[^\s{}\"'<>]+(\{runbook\}[^\s{}\"'<>]*)?$")
+# A runbook fills {runbook} of defaults.runbook_url: a path, optionally ?query and #fragment.
+_RUNBOOK = re.compile(r"^[A-Za-z0-9._~/%+=&?#:@-]+$")
+# Characters a URL never holds unescaped (RFC 3986); `{runbook}` is replaced before the check.
+_URL_FORBIDDEN = re.compile(r"[\s\"'<>{}|\\^`]")
+RUNBOOK_PLACEHOLDER = "{runbook}"
+# Annotations every generated alert sets itself; a spec's annotations may not replace them.
+GENERATED_ANNOTATIONS = frozenset({"summary", "description", "runbook_url"})
 MAX_SLO_NAME = 30  # keeps rule group names within mixtool's 40 characters
 
 
@@ -43,9 +60,27 @@ def _name(value: str) -> str:
     return value
 
 
+def k8s_name_problem(value: str) -> str | None:
+    """Why `value` cannot be an SLO or spec name; None when it can."""
+    try:
+        _name(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def _alert_name(value: str) -> str:
-    if not _ALERT_NAME.match(value) or len(value) > 40:
-        raise ValueError("must be CamelCase letters and digits, at most 40 characters")
+    if not ALERT_NAME.match(value):
+        raise ValueError("must be a Prometheus alert name ([a-zA-Z_:][a-zA-Z0-9_:]*)")
+    return value
+
+
+def _severity(value: str) -> str:
+    # Alertmanager routes on any value; it must only be a usable label value.
+    if not value.strip():
+        raise ValueError("must not be empty")
+    if "{{" in value:
+        raise ValueError("must not contain template syntax '{{'")
     return value
 
 
@@ -83,9 +118,40 @@ def _runbook(value: str) -> str:
     return value
 
 
+def check_url(url: str) -> None:
+    """An absolute http(s) URL with a host; query and #fragment are fine."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError on a malformed port)
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or _URL_FORBIDDEN.search(url)
+    ):
+        raise ValueError(f"{url!r} is not an http(s) URL")
+
+
 def _url(value: str) -> str:
-    if not _URL.match(value):
-        raise ValueError("must be an http(s) URL, optionally containing {runbook}")
+    check_url(value)
+    return value
+
+
+def _url_template(value: str) -> str:
+    try:
+        check_url(value.replace(RUNBOOK_PLACEHOLDER, "runbook"))
+    except ValueError:
+        raise ValueError("must be an http(s) URL, optionally containing {runbook}") from None
+    return value
+
+
+def _annotations(value: dict[str, str]) -> dict[str, str]:
+    for key, text in value.items():
+        _label_name(key)  # Prometheus annotation names follow the label-name rule
+        if not text.strip():
+            raise ValueError(f"annotation {key!r}: must not be empty")
     return value
 
 
@@ -125,6 +191,8 @@ def _threshold(value: str | float) -> str | float:
 
 Name = Annotated[str, AfterValidator(_name)]
 AlertName = Annotated[str, AfterValidator(_alert_name)]
+URL = Annotated[str, AfterValidator(_url)]
+Annotations = Annotated[dict[str, str], AfterValidator(_annotations)]
 Duration = Annotated[str, AfterValidator(_duration)]
 LabelName = Annotated[str, AfterValidator(_label_name)]
 Labels = Annotated[dict[str, str], AfterValidator(_labels)]
@@ -134,7 +202,7 @@ Text = Annotated[str, AfterValidator(_text)]
 PromQL = Annotated[str, AfterValidator(_promql)]
 SelectorText = Annotated[str, AfterValidator(_selector)]
 RawPromQL = Annotated[str, AfterValidator(_raw)]
-Severity = Literal["critical", "warning", "info"]
+Severity = Annotated[str, AfterValidator(_severity)]
 
 
 class _Spec(BaseModel):
@@ -147,7 +215,11 @@ class Metadata(_Spec):
 
 
 class SeverityClass(_Spec):
+    """What every alert of a class (page or ticket) carries, for all SLOs."""
+
     severity: Severity
+    labels: Labels = {}
+    annotations: Annotations = {}
 
 
 class Tier(_Spec):
@@ -170,7 +242,7 @@ class DefaultAlerting(_Spec):
 class Defaults(_Spec):
     window: Duration = "30d"
     scrape_interval: Duration = "30s"
-    runbook_url: Annotated[str, AfterValidator(_url)] | None = None
+    runbook_url: Annotated[str, AfterValidator(_url_template)] | None = None
     alerting: DefaultAlerting = DefaultAlerting()
 
 
@@ -192,8 +264,20 @@ class ProbeSLI(_Spec):
 
 
 class RawSLI(_Spec):
-    errors: RawPromQL
-    total: RawPromQL
+    """Full PromQL: error and total events, or an error ratio computed elsewhere."""
+
+    errors: RawPromQL | None = None
+    total: RawPromQL | None = None
+    error_ratio: RawPromQL | None = None
+
+    @model_validator(mode="after")
+    def _events_or_ratio(self) -> RawSLI:
+        events = self.errors is not None or self.total is not None
+        if self.error_ratio is not None and events:
+            raise ValueError("give either errors and total, or error_ratio, not both")
+        if self.error_ratio is None and (self.errors is None or self.total is None):
+            raise ValueError("errors and total are both required (or give error_ratio alone)")
+        return self
 
 
 class SLI(_Spec):
@@ -212,12 +296,31 @@ class SLI(_Spec):
         return self
 
 
+class ClassOverride(_Spec):
+    """One SLO's page or ticket alerts: `true`/`false`, or this mapping."""
+
+    disabled: bool = False
+    severity: Severity | None = None
+    labels: Labels = {}
+    annotations: Annotations = {}
+
+
+def _class_switch(value: object) -> object:
+    # `page: false` is shorthand for `page: {disabled: true}`.
+    return {"disabled": not value} if isinstance(value, bool) else value
+
+
+AlertClassSetting = Annotated[ClassOverride, BeforeValidator(_class_switch)]
+
+
 class SLOAlerting(_Spec):
     name: AlertName = "ErrorBudgetBurn"
-    page: bool = True
-    ticket: bool = True
+    page: AlertClassSetting = ClassOverride()
+    ticket: AlertClassSetting = ClassOverride()
     runbook: Runbook | None = None
+    runbook_url: URL | None = None  # wins over defaults.runbook_url + runbook
     labels: Labels = {}
+    annotations: Annotations = {}
     tiers: dict[Name, Tier] = {}
 
 
@@ -237,9 +340,11 @@ class Alert(_Spec):
     for_: Duration | None = Field(default=None, alias="for")
     severity: Severity
     labels: Labels = {}
+    annotations: Annotations = {}
     summary: Text
     description: Text | None = None
     runbook: Runbook | None = None
+    runbook_url: URL | None = None  # wins over defaults.runbook_url + runbook
 
 
 class Query(_Spec):

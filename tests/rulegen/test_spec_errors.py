@@ -173,7 +173,7 @@ def test_bad_spec_is_located_and_exits_2(
 def test_all_errors_are_reported_at_once(tmp_path: Path) -> None:
     body = (
         RATIO_SLO.replace("99.9", "120").replace("name: ok", "name: OK")
-        + "alerts:\n  - {name: lower, expr: up, severity: x, summary: S.}\n"
+        + "alerts:\n  - {name: 1bad, expr: up, severity: '', summary: S.}\n"
     )
     result = cli("validate", str(spec(tmp_path, body)))
     assert result.exit_code == 2

@@ -1,0 +1,186 @@
+"""What Alertmanager users route on: severities, per-class labels and annotations, runbook
+URLs, alert names. The golden variant `routing` holds the rendered whole; these tests pin
+each rule and each refusal (located, exit 2) on its own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from rulegen import bundle, model
+
+from .conftest import GOLDEN
+from .helpers import HEAD, RATIO_SLO, cli, spec
+from .test_spec_errors import test_bad_spec_is_located_and_exits_2 as located_and_exits_2
+
+
+def _alerts(path: Path) -> list[dict[str, Any]]:
+    files = bundle.render(model.load(str(path)))
+    text = next(v for k, v in files.items() if k.endswith(".rules.yml"))
+    return [r for g in yaml.safe_load(text)["groups"] for r in g["rules"] if "alert" in r]
+
+
+def _burn(alerts: list[dict[str, Any]], long_window: str) -> dict[str, Any]:
+    return next(a for a in alerts if a["labels"].get("long_window") == long_window)
+
+
+def test_class_labels_and_annotations_layer_defaults_slo_then_class() -> None:
+    alerts = [
+        a
+        for a in _alerts(GOLDEN / "routing" / "spec.yaml")
+        if a["labels"].get("slo") == "payments-availability"
+    ]
+    page, ticket = _burn(alerts, "1h"), _burn(alerts, "1d")
+    assert page["labels"]["severity"] == "sev1"
+    assert page["labels"]["routing_key"] == "pagerduty-payments"  # the SLO's page setting wins
+    assert page["annotations"]["escalation"] == "page the payments lead"
+    assert ticket["labels"]["severity"] == "info"  # per-SLO severity over the default sev3
+    assert ticket["labels"]["slack_channel"] == "payments-tickets"
+    assert "routing_key" not in ticket["labels"]  # page labels stay on page alerts
+    assert "escalation" not in ticket["annotations"]
+    for alert in (page, ticket):
+        assert alert["alert"] == "payments_error_budget_burn"
+        assert alert["labels"]["component"] == "payments"
+        assert alert["annotations"]["dashboard"] == "https://grafana.example.com/d/payments?orgId=1"
+        assert (
+            alert["annotations"]["runbook_url"]
+            == "https://wiki.example.com/runbooks/payments.md#error-budget-burn"
+        )
+
+
+def test_runbook_url_wins_and_a_disabled_class_has_no_alerts() -> None:
+    alerts = [
+        a
+        for a in _alerts(GOLDEN / "routing" / "spec.yaml")
+        if a["labels"].get("slo") == "checkout-ratio" and a["alert"] != "SLOMetricAbsent"
+    ]
+    assert {a["labels"]["long_window"] for a in alerts} == {"1d", "3d"}  # page disabled
+    assert {a["annotations"]["runbook_url"] for a in alerts} == {
+        "https://runbooks.example.org/checkout?section=ratio#burn"
+    }
+
+
+def test_threshold_alert_takes_any_severity_annotations_and_url() -> None:
+    alert = next(
+        a for a in _alerts(GOLDEN / "routing" / "spec.yaml") if a["alert"] == "checkout_queue_stuck"
+    )
+    assert alert["labels"]["severity"] == "sev2"
+    assert alert["annotations"]["value"] == "{{ $value }}"  # templates pass through here
+    assert alert["annotations"]["runbook_url"] == "https://runbooks.example.org/queue#stuck"
+
+
+def test_error_ratio_is_time_weighted_raw_events() -> None:
+    m = model.load(str(GOLDEN / "routing" / "spec.yaml"))
+    raw = m.slos[1].sli
+    ratio = "sum(rate(checkout_failed_total[$window])) / sum(rate(checkout_total[$window]))"
+    assert isinstance(raw, model.Raw)
+    assert (raw.errors, raw.total) == (f"({ratio})", f"({ratio}) * 0 + 1")
+
+
+def test_alert_name_that_is_not_camel_case_warns_and_exits_0(tmp_path: Path) -> None:
+    body = RATIO_SLO + "    alerting: {name: slo_burn}\n"
+    path = spec(tmp_path, body)
+    result = cli("validate", str(path))
+    assert result.exit_code == 0, result.output
+    line = HEAD.count("\n") + 8
+    assert (
+        f"{path}:{line}:22: slos[0].alerting.name: warning: alert name 'slo_burn' is not CamelCase"
+        in result.stderr
+    )
+
+
+def test_camel_case_names_and_the_default_name_do_not_warn(tmp_path: Path) -> None:
+    body = RATIO_SLO + "alerts:\n  - {name: AppDown, expr: up == 0, severity: p1, summary: S.}\n"
+    result = cli("validate", str(spec(tmp_path, body)))
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.stderr
+
+
+ALERTING = RATIO_SLO + "    alerting:\n"
+REFUSED = [
+    pytest.param(
+        ALERTING + "      name: 1Burn\n",
+        9,
+        13,
+        "slos[0].alerting.name",
+        "must be a Prometheus alert name",
+        id="alert-name",
+    ),
+    pytest.param(
+        ALERTING + "      page: {severity: '{{ $labels.x }}'}\n",
+        9,
+        24,
+        "slos[0].alerting.page.severity",
+        "template syntax",
+        id="templated-severity",
+    ),
+    pytest.param(
+        ALERTING + "      annotations: {summary: mine}\n",
+        9,
+        30,
+        "slos[0].alerting.annotations.summary",
+        "annotation 'summary' is generated by idp-rulegen",
+        id="generated-annotation",
+    ),
+    pytest.param(
+        ALERTING + "      ticket: {annotations: {runbook_url: 'https://x.example.com'}}\n",
+        9,
+        43,
+        "slos[0].alerting.ticket.annotations.runbook_url",
+        "generated by idp-rulegen",
+        id="generated-class-annotation",
+    ),
+    pytest.param(
+        ALERTING + "      annotations: {who: '{{ $labels.slo }}'}\n",
+        9,
+        26,
+        "slos[0].alerting.annotations.who",
+        "template syntax '{{' is not supported on SLO alerts",
+        id="templated-slo-annotation",
+    ),
+    pytest.param(
+        ALERTING + "      page: {labels: {severity: high}}\n",
+        9,
+        33,
+        "slos[0].alerting.page.labels.severity",
+        "label 'severity' is set by idp-rulegen",
+        id="reserved-class-label",
+    ),
+    pytest.param(
+        ALERTING + "      runbook_url: ftp://x.example.com/a\n",
+        9,
+        20,
+        "slos[0].alerting.runbook_url",
+        "is not an http(s) URL",
+        id="runbook-url-scheme",
+    ),
+    pytest.param(
+        ALERTING + "      runbook_url: 'https://x.example.com/a b'\n",
+        9,
+        20,
+        "slos[0].alerting.runbook_url",
+        "is not an http(s) URL",
+        id="runbook-url-space",
+    ),
+    pytest.param(
+        RATIO_SLO.replace(
+            "ratio:\n        errors: app_errors_total\n        total: app_requests_total",
+            "raw:\n        error_ratio: x[$window]\n        total: y[$window]",
+        ),
+        6,
+        9,
+        "slos[0].sli.raw",
+        "either errors and total, or error_ratio",
+        id="error-ratio-and-events",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "line", "col", "path", "message"), REFUSED)
+def test_refused_routing_is_located_and_exits_2(
+    tmp_path: Path, body: str, line: int, col: int, path: str, message: str
+) -> None:
+    located_and_exits_2(tmp_path, body, line, col, path, message)
