@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import io
 import itertools
+import logging
 import socket
 import ssl
 import threading
@@ -16,6 +18,7 @@ import bcrypt
 import httpx
 import pytest
 
+from exporter import logs
 from exporter.auth import CACHE_SIZE, CACHE_TTL, BasicAuth, Verdict
 from exporter.server import wants_gzip, wants_openmetrics
 from tests.exporter.helpers import Exporter, FakePoller, parse, start_exporter
@@ -342,3 +345,20 @@ def test_client_certificate_required_with_client_ca(tls_files: dict[str, Path]) 
         assert resp.status_code == 200 and parse(resp.text)
     finally:
         exp.stop()
+
+
+def test_huge_request_line_is_logged_capped_and_scrapes_go_on(exp: Exporter) -> None:
+    # At debug level every request line is logged; a 65 KB one once froze the process.
+    stream = io.StringIO()
+    logs.setup("debug", "logfmt", stream)
+    try:
+        with socket.create_connection(("127.0.0.1", exp.server.port), timeout=5) as sock:
+            sock.sendall(b"GET /" + b"x" * 65_000 + b" HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert sock.recv(64).startswith(b"HTTP/1.1 404")
+        assert httpx.get(f"{exp.url}/metrics").status_code == 200
+    finally:
+        logging.getLogger().handlers.clear()
+    logged = [line for line in stream.getvalue().splitlines() if "GET /xxx" in line]
+    assert len(logged) == 1
+    assert len(logged[0]) < logs.MAX_MESSAGE_CHARS + 200
+    assert "more characters]" in logged[0]
