@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import (
     BaseModel,
@@ -79,8 +79,18 @@ def _check_readable_file(path: str | None) -> str | None:
 
 def _check_env_set(name: str | None) -> str | None:
     if name is not None and name not in os.environ:
-        raise ValueError(f"environment variable {name} is not set")
+        # Not echoed: a password pasted here instead of a variable's name would leak.
+        raise ValueError("names an environment variable that is not set")
     return name
+
+
+def _check_secret_file(path: str | None) -> str | None:
+    """`_check_readable_file` for a password file, whose path is never echoed: a
+    password pasted here instead of a path would land in the error (and the logs)."""
+    try:
+        return _check_readable_file(path)
+    except ValueError:
+        raise ValueError("is not a readable regular file (the value is not repeated)") from None
 
 
 def read_secret(file: str | None, env: str | None) -> str | None:
@@ -207,7 +217,9 @@ class ArgoSourceConfig(_Source):
         return _check_readable_file(value) if value else None
 
 
-def _check_url(value: str, schemes: Sequence[str], *, allow_password: bool = False) -> str:
+def _check_url(value: str, schemes: Sequence[str], *, secret_params: Sequence[str] = ()) -> str:
+    """A URL with one of `schemes`, a host, and no password: not in the userinfo, and not
+    as any of `secret_params` in the query string (libpq and redis-py read both)."""
     try:
         parts = urlsplit(value)
         port = parts.port  # raises ValueError on a bad port
@@ -217,9 +229,15 @@ def _check_url(value: str, schemes: Sequence[str], *, allow_password: bool = Fal
         raise ValueError(f"scheme must be one of {', '.join(schemes)}")
     if not parts.hostname:
         raise ValueError("URL has no host")
-    if parts.password is not None and not allow_password:
-        # The value is not echoed: it contains the secret.
-        raise ValueError("must not contain a password; use password_file or an env var")
+    # The value is never echoed: it contains the secret.
+    if parts.password is not None:
+        raise ValueError("must not contain a password; use password_file or password_env")
+    for key, _ in parse_qsl(parts.query, keep_blank_values=True):
+        if key.strip().lower() in secret_params:
+            raise ValueError(
+                f"must not carry {key.strip().lower()}= in its query string;"
+                " use password_file or password_env"
+            )
     del port
     return value
 
@@ -255,9 +273,11 @@ class PostgresSourceConfig(_Source):
     @field_validator("dsn")
     @classmethod
     def _dsn(cls, value: str) -> str:
-        return _check_url(value, ("postgresql", "postgres"))
+        return _check_url(
+            value, ("postgresql", "postgres"), secret_params=("password", "sslpassword")
+        )
 
-    _file = field_validator("password_file")(_check_readable_file)
+    _file = field_validator("password_file")(_check_secret_file)
     _env = field_validator("password_env")(_check_env_set)
     _one_secret = model_validator(mode="after")(lambda self: _one_password(self))
 
@@ -278,13 +298,14 @@ class RedisSourceConfig(_Source):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        _check_url(value, ("redis", "rediss"))
+        _check_url(value, ("redis", "rediss"), secret_params=("password",))
         path = urlsplit(value).path.strip("/")
         if path and not path.isdigit():
             raise ValueError("the URL path must be a database number (redis://host:6379/0)")
         return value
 
-    _files = field_validator("password_file", "ca_file")(_check_readable_file)
+    _secret_file = field_validator("password_file")(_check_secret_file)
+    _files = field_validator("ca_file")(_check_readable_file)
     _env = field_validator("password_env")(_check_env_set)
     _one_secret = model_validator(mode="after")(lambda self: _one_password(self))
 

@@ -99,7 +99,7 @@ sources:
         f"{cfg}:3: web.colour: unknown key",
         f"{cfg}:5: sources[0].url: scheme must be one of http, https",
         f"{cfg}:6: sources[1].name: duplicate source name 'a' (also sources[0])",
-        f"{cfg}:6: sources[1].password_file: file {tmp_path}/missing does not exist or is not a regular file",
+        f"{cfg}:6: sources[1].password_file: is not a readable regular file (the value is not repeated)",
     ]
     assert out == ""
     assert not port_open(port)
