@@ -10,6 +10,7 @@ but never puts their value (or a DSN/URL password) into an error message.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Sequence
@@ -109,13 +110,46 @@ class _Strict(BaseModel):
 # --- web ---------------------------------------------------------------------------
 
 
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$"
+)
+
+
 def parse_listen_address(value: str) -> tuple[str, int]:
-    """`HOST:PORT` (`[::1]:9877`, `:9877` meaning all interfaces) into (host, port)."""
+    """`HOST:PORT` (`[::1]:9877`, `:9877` meaning all interfaces) into (host, port).
+
+    HOST is an IPv4 address, an IPv6 address in brackets, or a DNS name; anything else
+    is refused here, so that it is bad input (exit 2), not a failure to listen."""
     host, sep, port_text = value.rpartition(":")
-    if not sep or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+    if not sep or not re.fullmatch(r"[0-9]{1,5}", port_text) or int(port_text) > 65535:
         raise ValueError(f"invalid listen address {value!r}; want HOST:PORT")
-    host = host.removeprefix("[").removesuffix("]")
-    return host or "0.0.0.0", int(port_text)
+    problem = _host_problem(host)
+    if problem:
+        raise ValueError(f"invalid listen address {value!r}: {problem}")
+    return host.removeprefix("[").removesuffix("]") or "0.0.0.0", int(port_text)
+
+
+def _host_problem(host: str) -> str | None:
+    if host.startswith("[") or host.endswith("]"):
+        inner = host.removeprefix("[").removesuffix("]")
+        if not (host.startswith("[") and host.endswith("]")) or not _is_ip(inner, 6):
+            return f"{host} is not an IPv6 address in brackets, e.g. [::1]"
+        return None
+    if ":" in host:
+        return "an IPv6 address must be in brackets, e.g. [::1]:9877"
+    if re.fullmatch(r"[0-9.]+", host):
+        return None if _is_ip(host, 4) else f"{host} is not an IPv4 address"
+    if host and not _HOSTNAME.match(host):
+        return f"{host!r} is not a host name"
+    return None
+
+
+def _is_ip(text: str, version: int) -> bool:
+    try:
+        return ipaddress.ip_address(text).version == version
+    except ValueError:
+        return False
 
 
 class TLSConfig(_Strict):

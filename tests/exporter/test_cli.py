@@ -111,8 +111,12 @@ sources:
         (["--config", "/nonexistent.yaml"], "cannot read"),
         (["--log-level", "loud"], "Invalid value for '--log-level'"),
         (["--web.listen-address", "nowhere"], "invalid listen address"),
+        # Both once got past validation: the first listened on ::1, the second exited 1.
+        (["--web.listen-address", "[::1:80"], "--web.listen-address: invalid listen address '[::1:80': [::1 is not an IPv6 address in brackets"),
+        (["--web.listen-address", "256.1.1.1:80"], "--web.listen-address: invalid listen address '256.1.1.1:80': 256.1.1.1 is not an IPv4 address"),
+        (["--web.listen-address", "no-such-host.invalid:80"], "cannot resolve listen host no-such-host.invalid"),
     ],
-)
+)  # fmt: skip
 def test_bad_flags_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
     cfg = tmp_path / "ok.yaml"
     cfg.write_text("sources: [{name: a, type: http, url: 'http://127.0.0.1:1/'}]\n")

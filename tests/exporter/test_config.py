@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -210,6 +211,29 @@ def test_bad_durations(text: str) -> None:
 )
 def test_listen_address(text: str, address: tuple[str, int]) -> None:
     assert config.parse_listen_address(text) == address
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[::1:80", "[::1 is not an IPv6 address in brackets"),
+        ("[::1]]:80", "not an IPv6 address in brackets"),
+        ("[10.0.0.1]:80", "not an IPv6 address in brackets"),
+        ("::1:80", "an IPv6 address must be in brackets"),
+        ("256.1.1.1:80", "256.1.1.1 is not an IPv4 address"),
+        ("10.0.0:80", "10.0.0 is not an IPv4 address"),
+        ("under_score:80", "'under_score' is not a host name"),
+        ("host:65536", "want HOST:PORT"),
+        ("host:٣", "want HOST:PORT"),  # a digit to str.isdigit, not to a port
+    ],
+)
+def test_bad_listen_address(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        config.parse_listen_address(text)
+    lines = _errors(
+        f"web: {{listen_address: '{text}'}}\nsources: [{{name: a, type: http, url: 'http://x'}}]\n"
+    )
+    assert lines[0].startswith("c.yaml:1:") and message in lines[0]
 
 
 def test_invalid_argo_label_selector_is_a_located_config_error(tmp_path: Path) -> None:
