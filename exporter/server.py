@@ -81,7 +81,11 @@ def wants_gzip(accept_encoding: str | None) -> bool:
 
 class MetricsServer(ThreadingHTTPServer):
     daemon_threads = True
-    request_queue_size = 128
+    # The listen backlog. With 128, 200 clients opening a connection per scrape overflowed
+    # the accept queue (the kernel drops the SYN; the client retries after 1 s, 3 s, 7 s):
+    # 2.7 % of scrapes took over a second and 0.06 % timed out. The kernel caps it at
+    # net.core.somaxconn (4096 by default).
+    request_queue_size = 1024
 
     def __init__(
         self,
