@@ -8,25 +8,33 @@ Debian's prometheus-redis-exporter is used if installed.)
    (and generate_latest + gzip) on the same series, in the same run.
 2. The Redis source: cost of one refresh, and of one /metrics scrape of an exporter
    running it, against a scrape of redis_exporter on the same Redis.
+3. Basic auth (1k series, a cost-10 bcrypt hash): an authorised scrape, quiet and while
+   40 clients guess passwords as fast as they are answered, against a scrape without
+   auth in the same run; and how many authorised scrapes were not answered 200.
 """
 
 from __future__ import annotations
 
+import base64
 import gzip
 import http.client
+import itertools
 import os
 import shutil
 import socket
 import statistics
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterable
 
+import bcrypt
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from exporter import families
+from exporter.auth import BasicAuth
 from exporter.config import RedisSourceConfig
 from exporter.runtime import Runtime
 from exporter.server import MetricsServer
@@ -76,15 +84,24 @@ def _time(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
     return _stats(samples)
 
 
-def _get(port: int, gzip_ok: bool) -> Callable[[], bytes]:
+def _get(
+    port: int,
+    gzip_ok: bool,
+    headers: dict[str, str] | None = None,
+    statuses: list[int] | None = None,
+) -> Callable[[], bytes]:
+    """One GET /metrics on a kept-alive connection; asserts 200 unless `statuses` collects."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    headers = {"Accept-Encoding": "gzip" if gzip_ok else "identity"}
+    headers = {"Accept-Encoding": "gzip" if gzip_ok else "identity", **(headers or {})}
 
     def get() -> bytes:
         conn.request("GET", "/metrics", headers=headers)
         resp = conn.getresponse()
         body = resp.read()
-        assert resp.status == 200, resp.status
+        if statuses is None:
+            assert resp.status == 200, resp.status
+        else:
+            statuses.append(resp.status)
         return body
 
     return get
@@ -214,6 +231,66 @@ def bench_redis() -> None:
     )
 
 
+def _basic(user: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+def bench_auth(guessers: int = 40) -> None:
+    print(f"\n== basic auth (cost 10): authorised scrapes, quiet and under {guessers} guessers")
+    hashed = bcrypt.hashpw(b"right", bcrypt.gensalt(10)).decode()
+    runtime = Runtime([_Idle("bench")])
+    channel = runtime.channel("bench")
+    channel.publish(_series(1_000))
+    channel.succeeded(0.0)
+    runtime.render()
+    open_server = MetricsServer(("127.0.0.1", 0), runtime)
+    server = MetricsServer(("127.0.0.1", 0), runtime, auth=BasicAuth({"prom": hashed}))
+    for s in (open_server, server):
+        s.serve_in_thread()
+    stop = threading.Event()
+
+    def guess(i: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        for k in itertools.count():
+            if stop.is_set():
+                return
+            conn.request("GET", "/metrics", headers=_basic("prom", f"guess-{i}-{k}"))
+            conn.getresponse().read()
+
+    right = _basic("prom", "right")
+    statuses: list[int] = []
+    try:
+        baseline = _time(_get(open_server.port, True), 300)
+        quiet = _time(_get(server.port, True, right, statuses), 300)
+        threads = [threading.Thread(target=guess, args=(i,)) for i in range(guessers)]
+        for t in threads:
+            t.start()
+        time.sleep(1.0)  # let the guessers fill the bcrypt queue
+        flood_statuses: list[int] = []
+        flood = _time(_get(server.port, True, right, flood_statuses), 100)
+        stop.set()
+        for t in threads:
+            t.join()
+    finally:
+        for s in (open_server, server):
+            s.shutdown()
+            s.server_close()
+    refused = sum(1 for status in flood_statuses if status != 200)
+    print(f"{'variant':<52} {'median ms':>10} {'p99 ms':>9}")
+    print(f"{'GET /metrics, no auth (baseline)':<52} {baseline[0]:>10.3f} {baseline[1]:>9.3f}")
+    print(f"{'GET /metrics, basic auth, quiet':<52} {quiet[0]:>10.3f} {quiet[1]:>9.3f}")
+    print(
+        f"{'GET /metrics, basic auth, during the guessing':<52} {flood[0]:>10.3f} {flood[1]:>9.3f}"
+    )
+    print(
+        f"ratio, median: quiet/baseline = {quiet[0] / baseline[0]:.2f}, "
+        f"flood/baseline = {flood[0] / baseline[0]:.2f}; authorised scrapes not answered 200 "
+        f"during the guessing: {refused} of {len(flood_statuses)}"
+    )
+
+
 if __name__ == "__main__":
     bench_scrape()
     bench_redis()
+    bench_auth()

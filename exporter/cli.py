@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import ssl
 import sys
 import threading
@@ -65,7 +66,7 @@ def main(config_file: str, listen_address: str | None, log_level: str, log_forma
     logs.setup(log_level, log_format.lower())
     try:
         cfg = config.load(config_file)
-        address = config.parse_listen_address(listen_address or cfg.web.listen_address)
+        address = _address(listen_address, cfg)
         context = _tls(cfg)
     except config.ConfigError as exc:
         for line in exc.lines():
@@ -90,6 +91,9 @@ def main(config_file: str, listen_address: str | None, log_level: str, log_forma
             auth=BasicAuth(cfg.web.basic_auth_users),
             max_requests=cfg.web.max_requests,
         )
+    except socket.gaierror as exc:  # a well-formed name that does not resolve: bad input
+        click.echo(f"idp-exporter: cannot resolve listen host {address[0]}: {exc}", err=True)
+        sys.exit(2)
     except OSError as exc:
         click.echo(f"idp-exporter: cannot listen on {address[0]}:{address[1]}: {exc}", err=True)
         sys.exit(1)
@@ -119,6 +123,15 @@ def main(config_file: str, listen_address: str | None, log_level: str, log_forma
     server.server_close()
     runtime.stop(SHUTDOWN_TIMEOUT)
     log.info("stopped")
+
+
+def _address(flag: str | None, cfg: config.Config) -> tuple[str, int]:
+    if flag is None:
+        return config.parse_listen_address(cfg.web.listen_address)  # validated, located
+    try:
+        return config.parse_listen_address(flag)
+    except ValueError as exc:
+        raise _Invalid(f"--web.listen-address: {exc}") from None
 
 
 def _tls(cfg: config.Config) -> ssl.SSLContext | None:

@@ -19,13 +19,14 @@ but never puts their value (or a DSN/URL password) into an error message.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import (
     BaseModel,
@@ -81,8 +82,18 @@ def _check_readable_file(path: str | None) -> str | None:
 
 def _check_env_set(name: str | None) -> str | None:
     if name is not None and name not in os.environ:
-        raise ValueError(f"environment variable {name} is not set")
+        # Not echoed: a password pasted here instead of a variable's name would leak.
+        raise ValueError("names an environment variable that is not set")
     return name
+
+
+def _check_secret_file(path: str | None) -> str | None:
+    """`_check_readable_file` for a password file, whose path is never echoed: a
+    password pasted here instead of a path would land in the error (and the logs)."""
+    try:
+        return _check_readable_file(path)
+    except ValueError:
+        raise ValueError("is not a readable regular file (the value is not repeated)") from None
 
 
 def read_secret(file: str | None, env: str | None) -> str | None:
@@ -101,13 +112,46 @@ class _Strict(BaseModel):
 # --- web ---------------------------------------------------------------------------
 
 
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$"
+)
+
+
 def parse_listen_address(value: str) -> tuple[str, int]:
-    """`HOST:PORT` (`[::1]:9877`, `:9877` meaning all interfaces) into (host, port)."""
+    """`HOST:PORT` (`[::1]:9877`, `:9877` meaning all interfaces) into (host, port).
+
+    HOST is an IPv4 address, an IPv6 address in brackets, or a DNS name; anything else
+    is refused here, so that it is bad input (exit 2), not a failure to listen."""
     host, sep, port_text = value.rpartition(":")
-    if not sep or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+    if not sep or not re.fullmatch(r"[0-9]{1,5}", port_text) or int(port_text) > 65535:
         raise ValueError(f"invalid listen address {value!r}; want HOST:PORT")
-    host = host.removeprefix("[").removesuffix("]")
-    return host or "0.0.0.0", int(port_text)
+    problem = _host_problem(host)
+    if problem:
+        raise ValueError(f"invalid listen address {value!r}: {problem}")
+    return host.removeprefix("[").removesuffix("]") or "0.0.0.0", int(port_text)
+
+
+def _host_problem(host: str) -> str | None:
+    if host.startswith("[") or host.endswith("]"):
+        inner = host.removeprefix("[").removesuffix("]")
+        if not (host.startswith("[") and host.endswith("]")) or not _is_ip(inner, 6):
+            return f"{host} is not an IPv6 address in brackets, e.g. [::1]"
+        return None
+    if ":" in host:
+        return "an IPv6 address must be in brackets, e.g. [::1]:9877"
+    if re.fullmatch(r"[0-9.]+", host):
+        return None if _is_ip(host, 4) else f"{host} is not an IPv4 address"
+    if host and not _HOSTNAME.match(host):
+        return f"{host!r} is not a host name"
+    return None
+
+
+def _is_ip(text: str, version: int) -> bool:
+    try:
+        return ipaddress.ip_address(text).version == version
+    except ValueError:
+        return False
 
 
 class TLSConfig(_Strict):
@@ -221,7 +265,9 @@ class ArgoSourceConfig(SourceConfig):
         return _check_readable_file(value) if value else None
 
 
-def _check_url(value: str, schemes: Sequence[str], *, allow_password: bool = False) -> str:
+def _check_url(value: str, schemes: Sequence[str], *, secret_params: Sequence[str] = ()) -> str:
+    """A URL with one of `schemes`, a host, and no password: not in the userinfo, and not
+    as any of `secret_params` in the query string (libpq and redis-py read both)."""
     try:
         parts = urlsplit(value)
         port = parts.port  # raises ValueError on a bad port
@@ -231,9 +277,15 @@ def _check_url(value: str, schemes: Sequence[str], *, allow_password: bool = Fal
         raise ValueError(f"scheme must be one of {', '.join(schemes)}")
     if not parts.hostname:
         raise ValueError("URL has no host")
-    if parts.password is not None and not allow_password:
-        # The value is not echoed: it contains the secret.
-        raise ValueError("must not contain a password; use password_file or an env var")
+    # The value is never echoed: it contains the secret.
+    if parts.password is not None:
+        raise ValueError("must not contain a password; use password_file or password_env")
+    for key, _ in parse_qsl(parts.query, keep_blank_values=True):
+        if key.strip().lower() in secret_params:
+            raise ValueError(
+                f"must not carry {key.strip().lower()}= in its query string;"
+                " use password_file or password_env"
+            )
     del port
     return value
 
@@ -267,9 +319,11 @@ class PostgresSourceConfig(SourceConfig):
     @field_validator("dsn")
     @classmethod
     def _dsn(cls, value: str) -> str:
-        return _check_url(value, ("postgresql", "postgres"))
+        return _check_url(
+            value, ("postgresql", "postgres"), secret_params=("password", "sslpassword")
+        )
 
-    _file = field_validator("password_file")(_check_readable_file)
+    _file = field_validator("password_file")(_check_secret_file)
     _env = field_validator("password_env")(_check_env_set)
     _one_secret = model_validator(mode="after")(lambda self: _one_password(self))
 
@@ -290,13 +344,14 @@ class RedisSourceConfig(SourceConfig):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        _check_url(value, ("redis", "rediss"))
+        _check_url(value, ("redis", "rediss"), secret_params=("password",))
         path = urlsplit(value).path.strip("/")
         if path and not path.isdigit():
             raise ValueError("the URL path must be a database number (redis://host:6379/0)")
         return value
 
-    _files = field_validator("password_file", "ca_file")(_check_readable_file)
+    _secret_file = field_validator("password_file")(_check_secret_file)
+    _files = field_validator("ca_file")(_check_readable_file)
     _env = field_validator("password_env")(_check_env_set)
     _one_secret = model_validator(mode="after")(lambda self: _one_password(self))
 

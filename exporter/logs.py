@@ -18,9 +18,15 @@ from typing import TextIO
 
 LEVELS = ("debug", "info", "warning", "error")
 REDACTED = "***"
+# Longest message and exception text a log line carries: a 60 KB redirect URL or a 64 KB
+# request line is logged as its head and a count, not whole.
+MAX_MESSAGE_CHARS = 4096
+MAX_ERROR_CHARS = 16384
 
-# scheme://user:password@host -> scheme://user:***@host
-_URL_USERINFO = re.compile(r"(?P<pre>[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)[^@\s/]*(?=@)")
+# scheme://user:password@host -> scheme://user:***@host. Linear time: the scheme is at
+# most 32 characters (unbounded, every letter of a long word started a scan to its
+# end), and the user and password stop at the next '/', which every '://' contains.
+_URL_USERINFO = re.compile(r"(?P<pre>[A-Za-z][A-Za-z0-9+.-]{0,31}://[^/\s:@]*:)[^@\s/]*(?=@)")
 # libpq keyword DSN: password=secret or password='se cret'
 _KEYWORD = re.compile(
     r"(?P<pre>\b(?:password|passwd|pwd|sslpassword)\s*=\s*)(?:'(?:[^'\\]|\\.)*'|\S+)",
@@ -39,8 +45,10 @@ def register_secret(value: str | None) -> None:
 
 
 def redact(text: str) -> str:
-    text = _URL_USERINFO.sub(rf"\g<pre>{REDACTED}", text)
-    text = _KEYWORD.sub(rf"\g<pre>{REDACTED}", text)
+    if "://" in text:
+        text = _URL_USERINFO.sub(rf"\g<pre>{REDACTED}", text)
+    if "=" in text:
+        text = _KEYWORD.sub(rf"\g<pre>{REDACTED}", text)
     with _secrets_lock:
         secrets = sorted(_secrets, key=len, reverse=True)
     for secret in secrets:
@@ -48,17 +56,28 @@ def redact(text: str) -> str:
     return text
 
 
+def cap(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... [{len(text) - limit} more characters]"
+
+
 class RedactingFilter(logging.Filter):
-    """Rewrites the message and any exception text of a record, redacted."""
+    """Rewrites the message and any exception text of a record, redacted and capped.
+
+    Redaction runs on the whole text before the cut, so a cut can never leave the head
+    of a password that the patterns no longer recognise."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact(record.getMessage())
+        record.msg = cap(redact(record.getMessage()), MAX_MESSAGE_CHARS)
         record.args = None
         if record.exc_info:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            error = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = cap(redact(error), MAX_ERROR_CHARS)
             record.exc_info = None
         if record.stack_info:
-            record.stack_info = redact(record.stack_info)
+            record.stack_info = cap(redact(record.stack_info), MAX_ERROR_CHARS)
         return True
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from exporter import __version__
-from exporter.auth import BasicAuth
+from exporter.auth import BasicAuth, Verdict
 from exporter.config import TLSConfig
 from exporter.runtime import Runtime
 
@@ -81,7 +81,11 @@ def wants_gzip(accept_encoding: str | None) -> bool:
 
 class MetricsServer(ThreadingHTTPServer):
     daemon_threads = True
-    request_queue_size = 128
+    # The listen backlog. With 128, 200 clients opening a connection per scrape overflowed
+    # the accept queue (the kernel drops the SYN; the client retries after 1 s, 3 s, 7 s):
+    # 2.7 % of scrapes took over a second and 0.06 % timed out. The kernel caps it at
+    # net.core.somaxconn (4096 by default).
+    request_queue_size = 1024
 
     def __init__(
         self,
@@ -164,13 +168,19 @@ class _Handler(BaseHTTPRequestHandler):
         if path not in ("/", "/metrics"):
             self._send(404, b"not found\n", "text/plain; charset=utf-8", head)
             return
+        # Credentials first: a client without the password must never hold a slot.
+        verdict = self.server.auth.check(self.headers.get("Authorization"))
+        if verdict is Verdict.DENIED:
+            self._send(401, b"unauthorized\n", "text/plain; charset=utf-8", head, auth=True)
+            return
+        if verdict is Verdict.BUSY:
+            self._send(503, b"too many logins in progress\n", "text/plain", head, retry=True)
+            return
         if not self.server.slots.acquire(blocking=False):
             self._send(503, b"too many concurrent requests\n", "text/plain", head, retry=True)
             return
         try:
-            if not self.server.auth.check(self.headers.get("Authorization")):
-                self._send(401, b"unauthorized\n", "text/plain; charset=utf-8", head, auth=True)
-            elif path == "/metrics":
+            if path == "/metrics":
                 self._metrics(head)
             else:
                 page = LANDING.format(version=html.escape(__version__)).encode()

@@ -80,7 +80,11 @@ class PostgresSource:
     def _connection(self) -> psycopg.Connection[tuple[Any, ...]]:
         if self._conn is not None and not self._conn.closed:
             return self._conn
-        password = self._cfg.password()
+        try:
+            password = self._cfg.password()  # read again for every connection: rotation
+        except OSError as exc:  # e.g. the file is briefly missing mid-rotation
+            message = f"{self.name}: cannot read the password: {exc.strerror}"
+            raise SourceError("auth", message) from None
         register_secret(password)
         ms = max(1, int(self.timeout * 1000))
         self._conn = psycopg.connect(

@@ -7,12 +7,19 @@ retries and backoff, so a down Redis costs one timeout per attempt, not several)
 
 The least-privileged ACL user it needs: `ACL SETUSER slo on >PASSWORD -@all +info +ping`
 (no key patterns, so it can read no data).
+
+The password is read from its file or variable for every new connection, not once: after
+a rotation the next reconnect (every failed refresh drops the connection) uses the new
+one, as the PostgreSQL source does, with no restart.
 """
 
 from __future__ import annotations
 
+from urllib.parse import unquote, urlsplit, urlunsplit
+
 import redis
 from redis.backoff import NoBackoff
+from redis.credentials import CredentialProvider
 from redis.retry import Retry
 
 from exporter import families
@@ -37,12 +44,15 @@ class RedisSource:
         self.name = cfg.name
         self.interval = cfg.interval
         self.timeout = cfg.timeout
-        password = cfg.password()
-        register_secret(password)
+        url, username = _without_user(cfg.url, cfg.username)
+        secret = cfg.password_file or cfg.password_env
         self._client = redis.Redis.from_url(
-            cfg.url,
-            username=cfg.username,
-            password=password,
+            url,
+            **(
+                {"credential_provider": _SecretCredentials(cfg, username)}
+                if secret
+                else {"username": username}
+            ),
             socket_timeout=cfg.timeout,
             socket_connect_timeout=cfg.timeout,
             retry=Retry(NoBackoff(), 0),
@@ -72,6 +82,32 @@ class RedisSource:
 
     def close(self) -> None:
         self._client.close()
+
+
+class _SecretCredentials(CredentialProvider):
+    """Username and the password as it is now; redis-py asks on every new connection."""
+
+    def __init__(self, cfg: RedisSourceConfig, username: str | None) -> None:
+        self._cfg = cfg
+        self._username = username
+
+    def get_credentials(self) -> tuple[str] | tuple[str, str]:
+        try:
+            password = self._cfg.password() or ""
+        except OSError as exc:  # e.g. the file is briefly missing mid-rotation
+            raise redis.AuthenticationError(f"cannot read the password: {exc.strerror}") from None
+        register_secret(password)
+        return (self._username, password) if self._username else (password,)
+
+
+def _without_user(url: str, username: str | None) -> tuple[str, str | None]:
+    """The URL without its user (redis-py refuses one beside a credential provider) and
+    the user: `username` if set, else the URL's."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return url, username
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=netloc)), username or unquote(parts.username)
 
 
 def _reason(exc: redis.RedisError) -> str:

@@ -99,7 +99,7 @@ sources:
         f"{cfg}:3: web.colour: unknown key",
         f"{cfg}:5: sources[0].url: scheme must be one of http, https",
         f"{cfg}:6: sources[1].name: duplicate source name 'a' (also sources[0])",
-        f"{cfg}:6: sources[1].password_file: file {tmp_path}/missing does not exist or is not a regular file",
+        f"{cfg}:6: sources[1].password_file: is not a readable regular file (the value is not repeated)",
     ]
     assert out == ""
     assert not port_open(port)
@@ -111,8 +111,12 @@ sources:
         (["--config", "/nonexistent.yaml"], "cannot read"),
         (["--log-level", "loud"], "Invalid value for '--log-level'"),
         (["--web.listen-address", "nowhere"], "invalid listen address"),
+        # Both once got past validation: the first listened on ::1, the second exited 1.
+        (["--web.listen-address", "[::1:80"], "--web.listen-address: invalid listen address '[::1:80': [::1 is not an IPv6 address in brackets"),
+        (["--web.listen-address", "256.1.1.1:80"], "--web.listen-address: invalid listen address '256.1.1.1:80': 256.1.1.1 is not an IPv4 address"),
+        (["--web.listen-address", "no-such-host.invalid:80"], "cannot resolve listen host no-such-host.invalid"),
     ],
-)
+)  # fmt: skip
 def test_bad_flags_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
     cfg = tmp_path / "ok.yaml"
     cfg.write_text("sources: [{name: a, type: http, url: 'http://127.0.0.1:1/'}]\n")
@@ -232,3 +236,32 @@ def test_json_and_logfmt_lines_carry_the_same_redacted_fields() -> None:
     assert lines["logfmt"].startswith(f"ts={entry['ts'][:19]}")
     assert "level=error logger=exporter.test" in lines["logfmt"]
     assert 'msg="refresh failed" err=' in lines["logfmt"] and "redispw" not in lines["logfmt"]
+
+
+def test_huge_fields_are_redacted_then_capped() -> None:
+    # A probed target's 60 KB redirect URL, logged at warning, once froze the process
+    # (the URL pattern backtracked quadratically: ~16 s for one line here).
+    secret = "S3cretPassw0rd"
+    location = f"https://probe:{secret}@portal.example/" + "a" * 60_000
+    crossing_the_cut = "x" * 4070 + f" postgresql://idp:{secret}@db/app"
+    stream = io.StringIO()
+    logs.setup("warning", "json", stream)
+    log = logging.getLogger("exporter.test")
+    try:
+        log.warning("probe portal redirected to %s", location)
+        log.warning("%s", crossing_the_cut)
+        try:
+            raise RuntimeError(f"connect to redis://:{secret}@cache/" + "b" * 70_000)
+        except RuntimeError:
+            log.exception("refresh failed")
+    finally:
+        logging.getLogger().handlers.clear()
+    redirect, crossing, failure = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert secret[:4] not in stream.getvalue()  # not even the head of it at the cut
+    whole = "probe portal redirected to " + location.replace(secret, "***")
+    left_out = len(whole) - logs.MAX_MESSAGE_CHARS
+    assert redirect["msg"] == f"{whole[: logs.MAX_MESSAGE_CHARS]}... [{left_out} more characters]"
+    for entry in (redirect, crossing):
+        assert len(entry["msg"]) <= logs.MAX_MESSAGE_CHARS + 40
+    assert "redis://:***@cache/bbb" in failure["err"]
+    assert len(failure["err"]) <= logs.MAX_ERROR_CHARS + 40

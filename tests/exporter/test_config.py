@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 import subprocess
 import sys
 import textwrap
@@ -66,7 +67,7 @@ def test_every_error_is_reported_at_once_with_path_and_line(tmp_path: Path) -> N
     )
     assert lines == [
         "c.yaml:3:10: web.bogus: unknown key",
-        "c.yaml:8:20: sources[0].password_file: file /nonexistent/pg-password does not exist or is not a regular file",
+        "c.yaml:8:20: sources[0].password_file: is not a readable regular file (the value is not repeated)",
         "c.yaml:12:16: sources[1].intervall: unknown key",
         "c.yaml:15:10: sources[2].url: scheme must be one of http, https",
         "c.yaml:16:11: sources[3].name: duplicate source name 'db' (also sources[0])",
@@ -86,7 +87,7 @@ def test_every_error_is_reported_at_once_with_path_and_line(tmp_path: Path) -> N
         ("{name: a, type: http, url: 'http://u:p@x'}", "sources[0].url: must not contain credentials"),
         ("{name: a, type: redis, url: 'redis://x/notadb'}", "must be a database number"),
         ("{name: a, type: postgres, dsn: 'mysql://x/db'}", "scheme must be one of postgresql"),
-        ("{name: a, type: postgres, dsn: 'postgresql://x/db', password_env: NOPE_NOT_SET}", "NOPE_NOT_SET is not set"),
+        ("{name: a, type: postgres, dsn: 'postgresql://x/db', password_env: NOPE_NOT_SET}", "password_env: names an environment variable that is not set"),
         ("{name: a, type: postgres, dsn: 'postgresql://x/db', audit: {table: 'a;drop', actions: [x]}}", "sources[0].audit.table"),
         ("{name: a, type: postgres, dsn: 'postgresql://x/db', audit: {actions: []}}", "sources[0].audit.actions"),
         ("{name: a, type: argo, cluster: c, namespaces: [argo]}", "sources[0].deployments: required key is missing"),
@@ -106,13 +107,46 @@ def test_secret_values_are_never_echoed(tmp_path: Path) -> None:
         web: {basic_auth_users: {prometheus: hunter2-plaintext}}
         sources:
           - {name: db, type: postgres, dsn: "postgresql://idp:hunter2-dsn@db/x"}
+          - {name: db2, type: postgres, dsn: "postgresql://idp@db/x", password_file: hunter2-pasted}
+          - {name: c, type: redis, url: "redis://cache:6379/0", password_env: hunter2pasted}
         """
     )
     text = "\n".join(lines)
     assert "hunter2" not in text
-    assert (
-        "web.basic_auth_users: " in text and "sources[0].dsn: must not contain a password" in text
+    assert "web.basic_auth_users: " in text
+    assert "sources[0].dsn: must not contain a password" in text
+    assert "sources[1].password_file: is not a readable regular file" in text
+    assert "sources[2].password_env: names an environment variable that is not set" in text
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("{type: postgres, dsn: 'postgresql://idp@db/x?password=hunter2'}", "dsn: must not carry password="),
+        ("{type: postgres, dsn: 'postgresql://idp@db/x?sslmode=require&sslpassword=hunter2'}", "dsn: must not carry sslpassword="),
+        ("{type: postgres, dsn: 'postgresql://idp@db/x?pass%77ord=hunter2'}", "dsn: must not carry password="),
+        ("{type: redis, url: 'redis://cache:6379/0?password=hunter2'}", "url: must not carry password="),
+        ("{type: redis, url: 'redis://cache:6379/0?PASSWORD=hunter2'}", "url: must not carry password="),
+    ],
+)  # fmt: skip
+def test_passwords_in_query_strings_are_refused(source: str, expected: str) -> None:
+    # libpq and redis-py both take a password from the query string: it would be a secret
+    # inline in the config, in argv-like places and in every error that shows the URL.
+    lines = _errors(f"sources:\n  - {{name: a, {source[1:]}\n")
+    assert any(expected in line for line in lines), lines
+    assert "hunter2" not in "\n".join(lines)
+
+
+def test_query_strings_without_secrets_are_fine(tmp_path: Path) -> None:
+    (tmp_path / "pw").write_text("s3cret\n")
+    cfg = parse(
+        "sources:\n"
+        "  - {name: a, type: postgres, dsn: 'postgresql://idp@db/x?sslmode=verify-full&"
+        f"passfile=/x', password_file: {tmp_path}/pw}}\n"
+        "  - {name: b, type: redis, url: 'redis://cache:6379/0?socket_keepalive=true'}\n",
+        "c.yaml",
     )
+    assert len(cfg.sources) == 2
 
 
 def test_both_password_sources_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -188,6 +222,29 @@ def test_bad_durations(text: str) -> None:
 )
 def test_listen_address(text: str, address: tuple[str, int]) -> None:
     assert config.parse_listen_address(text) == address
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[::1:80", "[::1 is not an IPv6 address in brackets"),
+        ("[::1]]:80", "not an IPv6 address in brackets"),
+        ("[10.0.0.1]:80", "not an IPv6 address in brackets"),
+        ("::1:80", "an IPv6 address must be in brackets"),
+        ("256.1.1.1:80", "256.1.1.1 is not an IPv4 address"),
+        ("10.0.0:80", "10.0.0 is not an IPv4 address"),
+        ("under_score:80", "'under_score' is not a host name"),
+        ("host:65536", "want HOST:PORT"),
+        ("host:٣", "want HOST:PORT"),  # a digit to str.isdigit, not to a port
+    ],
+)
+def test_bad_listen_address(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        config.parse_listen_address(text)
+    lines = _errors(
+        f"web: {{listen_address: '{text}'}}\nsources: [{{name: a, type: http, url: 'http://x'}}]\n"
+    )
+    assert lines[0].startswith("c.yaml:1:") and message in lines[0]
 
 
 def test_invalid_argo_label_selector_is_a_located_config_error(tmp_path: Path) -> None:

@@ -251,3 +251,36 @@ def httpx_text(exp: Exporter) -> str:
     import httpx
 
     return httpx.get(f"{exp.url}/metrics").text
+
+
+def test_unreadable_password_file_is_a_counted_auth_error_until_it_returns(
+    pg_server: PostgresServer, tmp_path: Path
+) -> None:
+    secret = tmp_path / "pw"
+    secret.write_text(PASSWORD + "\n")
+    cfg = f"""
+sources:
+  - {{name: db, type: postgres, dsn: "{pg_server.dsn}", password_file: {secret},
+      interval: 300ms, timeout: 300ms}}
+"""
+    exp = start_exporter(cfg)
+    try:
+        wait_until(lambda: exp.value("idp_postgres_up", target="db") == 1, 10, "up")
+        secret.unlink()  # mid-rotation: the old file gone, the new one not there yet
+        # Terminating the backend makes the source reconnect, and read the file again
+        # (a private server: the shared one serves other tests' exporters).
+        _sql(
+            pg_server.dsn,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name = 'idp-exporter'",
+        )
+
+        def auth_errors() -> float:
+            return exp.value("idp_exporter_source_errors_total", source="db", reason="auth") or 0
+
+        wait_until(lambda: auth_errors() >= 1, 10, "the missing file counted as auth")
+        assert exp.value("idp_postgres_up", target="db") == 0
+        secret.write_text(PASSWORD + "\n")
+        wait_until(lambda: exp.value("idp_postgres_up", target="db") == 1, 10, "up again")
+    finally:
+        exp.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 from pathlib import Path
 
 import httpx
@@ -114,3 +115,58 @@ def test_acl_user_with_password_file(redis_server: RedisServer, tmp_path: Path) 
     assert PASSWORD not in text
     assert PASSWORD not in stream.getvalue()
     assert "redis://slo:***@cache" in stream.getvalue()
+
+
+def test_rotated_password_is_picked_up_on_reconnect(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    # Before, the password was read once: after a rotation the source stayed down with
+    # auth errors until the exporter restarted.
+    old, new = "rotate-Old-4a1f", "rotate-New-9c3e"
+    admin = redis.Redis.from_url(redis_server.url)
+    admin.config_set("requirepass", old)
+    admin = redis.Redis.from_url(redis_server.url, password=old)
+    secret = tmp_path / "pw"
+    secret.write_text(old + "\n")
+    stream = io.StringIO()
+    logs.setup("info", "logfmt", stream)
+    try:
+        exp = start_exporter(_config(redis_server.url, f"    password_file: {secret}\n"))
+        try:
+            wait_until(lambda: exp.value("idp_redis_up", target="cache") == 1, 10, "up")
+            # The server rotates first and drops every connection; the secret follows.
+            admin.config_set("requirepass", new)
+            admin = redis.Redis.from_url(redis_server.url, password=new)
+            admin.client_kill_filter(_type="normal", skipme=True)
+
+            def auth_errors() -> float:
+                found = exp.value("idp_exporter_source_errors_total", source="cache", reason="auth")
+                return found or 0
+
+            wait_until(lambda: auth_errors() >= 1, 10, "the old password refused")
+            (tmp_path / "pw.new").write_text(new + "\n")
+            os.replace(tmp_path / "pw.new", secret)  # atomic, as a Secret volume swaps
+            wait_until(lambda: exp.value("idp_redis_up", target="cache") == 1, 10, "up again")
+            text = httpx.get(f"{exp.url}/metrics").text
+        finally:
+            exp.stop()
+    finally:
+        logging.getLogger().handlers.clear()
+    for password in (old, new):
+        assert password not in text and password not in stream.getvalue()
+
+
+def test_user_in_the_url_is_kept_with_a_password_file(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    admin = redis.Redis.from_url(redis_server.url)
+    admin.execute_command("ACL", "SETUSER", "slo", "on", f">{PASSWORD}", "-@all", "+info", "+ping")
+    (tmp_path / "pw").write_text(PASSWORD + "\n")
+    url = redis_server.url.replace("redis://", "redis://slo@")
+    exp = start_exporter(_config(url, f"    password_file: {tmp_path}/pw\n"))
+    try:
+        wait_until(lambda: exp.value("idp_redis_up", target="cache") == 1, 10, "up as slo")
+        clients = admin.client_list()
+        assert any(c["user"] == "slo" for c in clients), clients
+    finally:
+        exp.stop()

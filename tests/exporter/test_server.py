@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import base64
+import io
+import itertools
+import logging
 import socket
 import ssl
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +19,10 @@ import httpx
 import pytest
 
 from devstack.servers import wait_until
-from exporter.auth import BasicAuth
-from exporter.server import wants_gzip, wants_openmetrics
+from exporter import logs
+from exporter.auth import CACHE_SIZE, CACHE_TTL, BasicAuth, Verdict
+from exporter.runtime import Runtime
+from exporter.server import MetricsServer, wants_gzip, wants_openmetrics
 from tests.exporter.helpers import Exporter, FakePoller, parse, start_exporter
 
 CFG = "sources: [{name: unused, type: http, url: 'http://127.0.0.1:1/'}]"
@@ -169,34 +175,136 @@ def test_basic_auth() -> None:
         exp.stop()
 
 
+def test_credentials_are_checked_before_a_slot_is_taken() -> None:
+    exp = start_exporter(f"web: {{basic_auth_users: {{prometheus: '{HASH}'}}}}\n" + CFG)
+    taken = 0
+    while exp.server.slots.acquire(blocking=False):
+        taken += 1
+    try:
+        wrong = httpx.get(f"{exp.url}/metrics", headers=_auth("prometheus", "wrong"))
+        assert wrong.status_code == 401  # answered without a slot
+        right = httpx.get(f"{exp.url}/metrics", headers=_auth("prometheus", "right"))
+        assert right.status_code == 503 and right.headers["retry-after"] == "1"
+    finally:
+        for _ in range(taken):
+            exp.server.slots.release()
+        exp.stop()
+
+
 def test_auth_cache_key_includes_the_hash() -> None:
     # CVE-2022-46146: a cached success must not survive a change of the stored hash.
     auth = BasicAuth({"u": HASH})
     header = _auth("u", "right")["Authorization"]
-    assert auth.check(header)
+    assert auth.check(header) is Verdict.ALLOWED
     auth._users["u"] = bcrypt.hashpw(b"other", bcrypt.gensalt(4))
-    assert not auth.check(header)
+    assert auth.check(header) is Verdict.DENIED
 
 
-def test_unknown_user_costs_a_bcrypt_check() -> None:
-    auth = BasicAuth({"u": bcrypt.hashpw(b"right", bcrypt.gensalt(10)).decode()})
+def _all_workers_taken(auth: BasicAuth) -> list[None]:
+    """Occupy every bcrypt worker, as a flood of slow logins would; returns the tokens."""
+    taken = []
+    while auth._workers.acquire(blocking=False):
+        taken.append(None)
+    return taken
+
+
+def test_only_successes_are_cached_and_only_for_a_while() -> None:
+    now = [0.0]
+    auth = BasicAuth({"u": HASH}, wait=0.01, clock=lambda: now[0])
+    right = _auth("u", "right")["Authorization"]
+    assert auth.check(right) is Verdict.ALLOWED
+    # Far more distinct wrong passwords than the cache holds: none is remembered, so
+    # none can push the right one out.
+    for i in range(CACHE_SIZE * 2):
+        assert auth.check(_auth("u", f"guess-{i}")["Authorization"]) is Verdict.DENIED
+    taken = _all_workers_taken(auth)
+    try:
+        assert auth.check(right) is Verdict.ALLOWED  # from the cache: no bcrypt worker
+        assert auth.check(_auth("u", "guess-0")["Authorization"]) is Verdict.BUSY
+        now[0] += CACHE_TTL
+        assert auth.check(right) is Verdict.BUSY  # expired: needs bcrypt again
+    finally:
+        for _ in taken:
+            auth._workers.release()
+    assert auth.check(right) is Verdict.ALLOWED
+
+
+def test_bcrypt_runs_in_a_bounded_pool() -> None:
+    auth = BasicAuth({"u": HASH}, workers=2, wait=0.01)
+    assert len(_all_workers_taken(auth)) == 2
+    auth._workers.release()  # one verification in progress elsewhere; one worker free
+    assert auth.check(_auth("u", "right")["Authorization"]) is Verdict.ALLOWED
+    auth._workers.release()
+
+
+def test_unknown_users_cost_what_the_dearest_known_user_costs() -> None:
+    dear = bcrypt.hashpw(b"right", bcrypt.gensalt(10)).decode()
+    auth = BasicAuth({"cheap": HASH, "dear": dear})
+    assert auth._dummy.startswith(b"$2b$10$")  # the dearest configured cost
 
     def cost(user: str, password: str) -> float:
         started = time.perf_counter()
-        auth.check(_auth(user, password)["Authorization"])
+        assert auth.check(_auth(user, password)["Authorization"]) is Verdict.DENIED
         return time.perf_counter() - started
 
-    known = min(cost("u", f"wrong{i}") for i in range(3))
+    known = min(cost("dear", f"wrong{i}") for i in range(3))
     unknown = min(cost("ghost", f"wrong{i}") for i in range(3))
-    # Same bcrypt cost either way (a fast "no such user" would be < 1% of it).
+    # A cost-4 check (the cheap user's) would be 1/64 of it; a fast "no such user" less.
     assert unknown > known / 3
+    # An unknown user waits for a bcrypt worker like anyone else.
+    taken = _all_workers_taken(auth)
+    try:
+        auth._wait = 0.01
+        assert auth.check(_auth("ghost", "x")["Authorization"]) is Verdict.BUSY
+    finally:
+        for _ in taken:
+            auth._workers.release()
 
 
 def test_overlong_password_is_just_a_failed_login() -> None:
     auth = BasicAuth({"u": HASH})
-    assert not auth.check(_auth("u", "x" * 100)["Authorization"])
-    assert not auth.check("Basic not-base64!")
-    assert not auth.check("Bearer abc")
+    assert auth.check(_auth("u", "x" * 100)["Authorization"]) is Verdict.DENIED
+    assert auth.check("Basic not-base64!") is Verdict.DENIED
+    assert auth.check("Bearer abc") is Verdict.DENIED
+
+
+def test_wrong_password_flood_does_not_take_metrics_down() -> None:
+    # 40 clients guessing passwords as fast as they are answered (the issue's attack:
+    # before, 36 of 36 scrapes answered 503) while Prometheus keeps scraping.
+    dear = bcrypt.hashpw(b"right", bcrypt.gensalt(8)).decode()
+    exp = start_exporter(f"web: {{basic_auth_users: {{prometheus: '{dear}'}}}}\n" + CFG)
+    url = f"{exp.url}/metrics"
+    stop = threading.Event()
+    lock = threading.Lock()
+    guesses: Counter[int] = Counter()
+
+    def attacker(i: int) -> None:
+        with httpx.Client(timeout=30) as client:
+            for k in itertools.count():
+                if stop.is_set():
+                    return
+                status = client.get(url, headers=_auth("prometheus", f"guess-{i}-{k}")).status_code
+                with lock:
+                    guesses[status] += 1
+
+    attackers = [threading.Thread(target=attacker, args=(i,)) for i in range(40)]
+    statuses: Counter[int] = Counter()
+    try:
+        with httpx.Client(timeout=10) as scraper:
+            right = _auth("prometheus", "right")
+            assert scraper.get(url, headers=right).status_code == 200  # the last scrape
+            for t in attackers:
+                t.start()
+            wait_until(lambda: sum(guesses.values()) >= 80, 30, "two rounds of guesses")
+            for _ in range(30):
+                statuses[scraper.get(url, headers=right).status_code] += 1
+    finally:
+        stop.set()
+        for t in attackers:
+            t.join()
+        exp.stop()
+    assert statuses == {200: 30}, statuses
+    assert guesses[200] == 0 and guesses[401] >= 80, guesses
 
 
 def _tls_config(files: dict[str, Path], client_ca: bool = False) -> str:
@@ -238,3 +346,44 @@ def test_client_certificate_required_with_client_ca(tls_files: dict[str, Path]) 
         assert resp.status_code == 200 and parse(resp.text)
     finally:
         exp.stop()
+
+
+def test_huge_request_line_is_logged_capped_and_scrapes_go_on(exp: Exporter) -> None:
+    # At debug level every request line is logged; a 65 KB one once froze the process.
+    stream = io.StringIO()
+    logs.setup("debug", "logfmt", stream)
+    try:
+        with socket.create_connection(("127.0.0.1", exp.server.port), timeout=5) as sock:
+            sock.sendall(b"GET /" + b"x" * 65_000 + b" HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert sock.recv(64).startswith(b"HTTP/1.1 404")
+        assert httpx.get(f"{exp.url}/metrics").status_code == 200
+    finally:
+        logging.getLogger().handlers.clear()
+    logged = [line for line in stream.getvalue().splitlines() if "GET /xxx" in line]
+    assert len(logged) == 1
+    assert len(logged[0]) < logs.MAX_MESSAGE_CHARS + 200
+    assert "more characters]" in logged[0]
+
+
+def test_a_burst_of_connections_waits_in_the_backlog_not_in_syn_retries() -> None:
+    # 200 clients connecting per scrape overflowed a 128-connection accept queue: the
+    # kernel dropped their SYNs and 0.06 % of scrapes timed out. 300 connections that
+    # arrive before any is accepted must all be queued, then all answered.
+    runtime = Runtime([FakePoller("p", interval=60)])
+    server = MetricsServer(("127.0.0.1", 0), runtime)
+    clients: list[socket.socket] = []
+    try:
+        for _ in range(300):  # nothing accepts yet: each waits in the listen backlog
+            clients.append(socket.create_connection(("127.0.0.1", server.port), timeout=5))
+        server.serve_in_thread()
+        try:
+            for sock in clients:
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            answers = [sock.recv(12) for sock in clients]
+        finally:
+            server.shutdown()  # only once serving: it waits for serve_forever to end
+    finally:
+        for sock in clients:
+            sock.close()
+        server.server_close()
+    assert answers == [b"HTTP/1.1 200"] * 300
