@@ -1,0 +1,42 @@
+"""Raw SLIs: the user's own PromQL for error and total events, with `$window` as the range.
+
+The expressions are the user's, so the generated tests cannot synthesise their inputs:
+they feed the recordings the alerts read instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rulegen import promql, spec
+from rulegen.durations import format_seconds
+from rulegen.sli.base import Context, Feed
+
+
+@dataclass(frozen=True)
+class Raw:
+    errors: str  # PromQL with $window
+    total: str
+    group_by: tuple[str, ...] = ()
+    time_based: ClassVar[bool] = False
+
+    def total_events(self, window: int) -> str:
+        return f"sum({promql.fill_window(self.total, format_seconds(window))})"
+
+    def error_events(self, window: int) -> str:
+        errs = f"sum({promql.fill_window(self.errors, format_seconds(window))})"
+        return f"({errs} or 0 * {self.total_events(window)})"
+
+    def presence(self, base: int) -> str:
+        return self.total_events(base)
+
+    def describe(self) -> str:
+        return "raw"
+
+    def feed(self) -> Feed | None:
+        return None
+
+
+def build(part: spec.RawSLI, ctx: Context) -> Raw:
+    return Raw(part.errors, part.total)
