@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 from typing import Any, ClassVar
 
-import promql_parser
-
 from rulegen import naming, promql, rules, windows
 from rulegen.durations import format_seconds
 from rulegen.model import SLO, Model, Tier
@@ -153,10 +151,6 @@ class PromtoolTest:
         return out
 
 
-def _series(name: str, labels: dict[str, str], values: str) -> InputSeries:
-    return InputSeries(name + braces(labels), values)
-
-
 def _round3(value: Decimal, up: bool = False) -> Decimal:
     """Three significant digits, so `$value | humanizePercentage` renders predictably."""
     exponent = value.adjusted() - 2
@@ -179,19 +173,6 @@ def _humanize_percentage(value: Decimal) -> str:
 
 def _ceil_to(seconds: float, step: int) -> int:
     return math.ceil(seconds / step) * step
-
-
-def _metrics(slo: SLO) -> set[str]:
-    """The metric names the SLI's rules read: SLOs sharing one disturb each other's alerts."""
-    names: set[str] = set()
-    for expr in (slo.sli.error_events(slo.base), slo.sli.total_events(slo.base)):
-        promql_parser.walk(
-            promql_parser.parse(expr),
-            pre_visit=lambda n: (
-                names.add(str(n.name)) if isinstance(n, promql_parser.VectorSelector) else None
-            ),
-        )
-    return names
 
 
 def _absent_labels(presence: str) -> dict[str, str]:
@@ -218,6 +199,9 @@ class _SLOTests:
         self.group = self.feed.group if self.feed else {}
         self.check_annotations = not shares_metrics
         self.series_labels = {**dict(rules.common_labels(model, slo)), **self.group}
+        self.series_braces = braces(self.series_labels)
+        self.slo_matcher = braces({"slo": slo.name})
+        self.thresholds = {t.name: slo.burn(t).threshold for t in slo.tiers}
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -258,19 +242,23 @@ class _SLOTests:
             return tuple(self.feed.series([(samples, ratio)]))
         # No synthesisable inputs: feed the window ratios the alerts read.
         return tuple(
-            _series(naming.sli_error_ratio(w), self.series_labels, f"{num(ratio)}x{samples - 1}")
+            self._recorded(naming.sli_error_ratio(w), f"{num(ratio)}x{samples - 1}")
             for w in self.slo.alert_windows()
         )
 
     def _recorded_events(self, errors: str, totals: str) -> tuple[InputSeries, ...]:
         """The base-window event recordings, as the longer windows and the period sum them."""
         return (
-            _series(naming.error_events(self.slo.base), self.series_labels, errors),
-            _series(naming.total_events(self.slo.base), self.series_labels, totals),
+            self._recorded(naming.error_events(self.slo.base), errors),
+            self._recorded(naming.total_events(self.slo.base), totals),
         )
 
+    def _recorded(self, record: str, values: str) -> InputSeries:
+        """A recording rule's series, as the rules label it (spec, SLO and group labels)."""
+        return InputSeries(record + self.series_braces, values)
+
     def _ratio(self, window: int) -> str:
-        return naming.sli_error_ratio(window) + braces({"slo": self.slo.name})
+        return naming.sli_error_ratio(window) + self.slo_matcher
 
     # -- tests ---------------------------------------------------------------------------
 
@@ -282,7 +270,7 @@ class _SLOTests:
         at = _ceil_to(self.slo.base + longest_for + 2 * self.eval, self.eval)
         out = []
         for tier in tiers:
-            threshold = self.slo.burn(tier).threshold
+            threshold = self.thresholds[tier.name]
             out += [
                 self._tier_test(tier, _above(threshold), at, fires=True),
                 self._tier_test(tier, _below(threshold), at, fires=False),
@@ -292,8 +280,8 @@ class _SLOTests:
     def _tier_test(self, tier: Tier, ratio: Decimal, at: int, fires: bool) -> PromtoolTest:
         """A constant error ratio just above (or below) the tier's threshold, and every
         tier whose threshold is lower firing with it."""
-        threshold = self.slo.burn(tier).threshold
-        firing = [t for t in self.slo.tiers if self.slo.burn(t).threshold < ratio]
+        threshold = self.thresholds[tier.name]
+        firing = [t for t in self.slo.tiers if self.thresholds[t.name] < ratio]
         checks: list[Check] = [ExprCheck(self._alerts_query(), at, self._firing(firing))]
         if fires and self.check_annotations:
             checks.append(AlertCheck(at, self.slo.alert_name, self._exp_alerts(firing, ratio)))
@@ -344,7 +332,7 @@ class _SLOTests:
         return [PromtoolTest(comment, self.scrape, tuple(self.feed.series(segments)), checks)]
 
     def zero_traffic_test(self) -> list[PromtoolTest]:
-        thresholds = [self.slo.burn(t).threshold for t in self.slo.tiers] or [self.slo.budget]
+        thresholds = list(self.thresholds.values()) or [self.slo.budget]
         ratio = _round3(min(thresholds) / 2)
         shortest = min(self.slo.alert_windows(), default=self.slo.base)
         busy = _ceil_to(max(2 * self.slo.base, 600), self.scrape)
@@ -365,7 +353,7 @@ class _SLOTests:
             ExprCheck(
                 f"abs({period} - {num(ratio)}) < bool {num(ratio)} * {TOLERANCE}",
                 at,
-                (Sample(braces(self.series_labels), 1),),
+                (Sample(self.series_braces, 1),),
             ),
         )
         comment = (
@@ -406,15 +394,15 @@ class _SLOTests:
                 at,
                 (
                     Sample(
-                        naming.sli_error_ratio(self.slo.period) + braces(self.series_labels),
+                        naming.sli_error_ratio(self.slo.period) + self.series_braces,
                         expected,
                     ),
                 ),
             ),
             ExprCheck(
-                remaining + braces({"slo": self.slo.name}),
+                remaining + self.slo_matcher,
                 at,
-                (Sample(remaining + braces(self.series_labels), 1 - expected / budget),),
+                (Sample(remaining + self.series_braces, 1 - expected / budget),),
             ),
         )
         inputs = self._recorded_events(
@@ -451,7 +439,7 @@ def _absent_test(slos: list[_SLOTests], model: Model) -> PromtoolTest:
 
 def suite(model: Model) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
     """The header mapping and the commented tests of the promtool test file."""
-    metrics = {slo.name: _metrics(slo) for slo in model.slos}
+    metrics = {slo.name: slo.sli.metrics() for slo in model.slos}
     owners: dict[str, int] = {}
     for names in metrics.values():
         for metric in names:

@@ -58,6 +58,11 @@ class SLI(Protocol):
         """The kind as `explain` names it, e.g. `latency <= 0.5s`."""
         ...
 
+    def metrics(self) -> frozenset[str]:
+        """The metric names its expressions read (SLOs sharing one disturb each other's
+        alerts, so the generated tests check annotations only where they are its own)."""
+        ...
+
     def feed(self) -> Feed | None:
         """Real input series for the generated tests, or None when they cannot be
         synthesised (then the tests feed the recordings the alerts read)."""

@@ -31,7 +31,7 @@ class InputSeries:
 
 def braces(labels: dict[str, str]) -> str:
     """`{a="b",c="d"}`: labels as a series or selector writes them, always braced."""
-    return "{" + ",".join(f"{k}={promql.string(v)}" for k, v in labels.items()) + "}"
+    return "{" + ",".join([f"{k}={promql.string(v)}" for k, v in labels.items()]) + "}"
 
 
 def num(value: Decimal) -> str:

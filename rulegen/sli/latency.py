@@ -41,6 +41,9 @@ class Latency:
     def describe(self) -> str:
         return f"latency <= {promql.number(self.threshold)}s"
 
+    def metrics(self) -> frozenset[str]:
+        return frozenset({f"{self.histogram.metric}_count", f"{self.histogram.metric}_bucket"})
+
     def feed(self) -> LatencyFeed | None:
         labels = fixtures.labels_for([self.histogram], self.group_by)
         return None if labels is None else LatencyFeed(self, labels)

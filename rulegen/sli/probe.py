@@ -36,6 +36,9 @@ class Probe:
     def describe(self) -> str:
         return "probe (time-based)"
 
+    def metrics(self) -> frozenset[str]:
+        return frozenset({self.metric.metric})
+
     def feed(self) -> ProbeFeed | None:
         labels = fixtures.labels_for([self.metric], self.group_by)
         return None if labels is None else ProbeFeed(self, labels)

@@ -39,6 +39,9 @@ class Ratio:
     def describe(self) -> str:
         return "ratio"
 
+    def metrics(self) -> frozenset[str]:
+        return frozenset({self.errors.metric, self.total.metric})
+
     @property
     def halves(self) -> bool:
         """Errors and total select the bad and good halves of one counter."""

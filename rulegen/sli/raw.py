@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+import promql_parser
+
 from rulegen import promql, spec
 from rulegen.durations import format_seconds
 from rulegen.sli.base import Context, Feed
@@ -33,6 +35,17 @@ class Raw:
 
     def describe(self) -> str:
         return "raw"
+
+    def metrics(self) -> frozenset[str]:
+        names: set[str] = set()
+        for expr in (self.errors, self.total):
+            promql_parser.walk(
+                promql_parser.parse(promql.fill_window(expr, "5m")),
+                pre_visit=lambda n: (
+                    names.add(str(n.name)) if isinstance(n, promql_parser.VectorSelector) else None
+                ),
+            )
+        return frozenset(names)
 
     def feed(self) -> Feed | None:
         return None
