@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from common.durations import format_seconds, humanize_seconds
-from rulegen import rules
-from rulegen.model import SLO, Latency, Model, Probe, Ratio
+from rulegen import promql, rules
+from rulegen.model import SLO, Model
 from rulegen.windows import SLOW_INTERVAL, is_slow
 
 _COLUMNS = (
@@ -19,18 +19,6 @@ _COLUMNS = (
 )
 
 
-def _kind(slo: SLO) -> str:
-    match slo.sli:
-        case Ratio():
-            return "ratio"
-        case Latency():
-            return f"latency <= {rules.number(slo.sli.threshold)}s"
-        case Probe():
-            return "probe (time-based)"
-        case _:
-            return "raw"
-
-
 def _table(rows: list[tuple[str, ...]]) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return [
@@ -40,7 +28,7 @@ def _table(rows: list[tuple[str, ...]]) -> list[str]:
 
 def explain_slo(slo: SLO) -> list[str]:
     lines = [
-        f"SLO {slo.name} ({_kind(slo)}), service {slo.service}: objective {rules.number(slo.objective)}% "
+        f"SLO {slo.name} ({slo.sli.describe()}), service {slo.service}: objective {promql.number(slo.objective)}% "
         f"over {format_seconds(slo.period)}, error budget {rules.percent(slo.budget)}",
     ]
     if not slo.tiers:
@@ -54,8 +42,8 @@ def explain_slo(slo: SLO) -> list[str]:
                 tier.name,
                 tier.severity,
                 f"{format_seconds(tier.long)}/{format_seconds(tier.short)}",
-                rules.number(tier.factor),
-                f"{rules.number(burn.threshold)} ({rules.percent(burn.threshold)})",
+                promql.number(tier.factor),
+                f"{promql.number(burn.threshold)} ({rules.percent(burn.threshold)})",
                 rules.percent(burn.budget_spent),
                 humanize_seconds(float(burn.detection_seconds))
                 + (f" + for {format_seconds(tier.for_)}" if tier.for_ else ""),

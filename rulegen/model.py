@@ -1,7 +1,8 @@
 """The validated, typed SLO model: what every renderer reads. No dicts past this point.
 
 `build` turns a schema-valid SpecFile into a Model, checking what needs more than one
-field: unique names, label collisions, tiers that can never fire, histogram buckets.
+field: unique names, label collisions, tiers that can never fire. Each SLI kind builds and
+checks its own part (rulegen/sli/: histogram buckets, catalog metric types, group_by).
 """
 
 from __future__ import annotations
@@ -9,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from common import catalog, durations
+from common import durations
 from common.issues import Issue, json_path
 from common.issues import JsonPath as Path_
 from common.yamlsafe import Document
-from rulegen import naming, promql, spec
+from rulegen import naming, sli, spec
 from rulegen.errors import SpecError
-from rulegen.promql import Selector
+from rulegen.sli.base import SLI
 from rulegen.windows import (
     DEFAULT_TIERS,
     MAX_PERIOD,
@@ -30,36 +31,6 @@ from rulegen.windows import (
 
 Labels = tuple[tuple[str, str], ...]
 Severity = str  # any label-safe value: Alertmanager routes on it
-
-
-@dataclass(frozen=True)
-class Ratio:
-    errors: Selector
-    total: Selector
-    group_by: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Latency:
-    histogram: Selector
-    threshold: Decimal  # seconds
-    group_by: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Probe:
-    metric: Selector
-    group_by: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Raw:
-    errors: str  # PromQL with $window
-    total: str
-    group_by: tuple[str, ...] = ()
-
-
-SLI = Ratio | Latency | Probe | Raw
 
 
 @dataclass(frozen=True)
@@ -160,109 +131,6 @@ def _seconds(text: str) -> int:
     return durations.parse_seconds(text)
 
 
-def _threshold(value: str | float) -> Decimal:
-    if isinstance(value, str):
-        return Decimal(durations.parse_ms(value)) / 1000
-    return Decimal(repr(float(value)))
-
-
-def _selector(text: str) -> Selector:
-    return promql.selector(text)
-
-
-def _check_kind(sel: Selector, kind: catalog.Kind, path: Path_, issues: _Issues) -> None:
-    family = catalog.BY_NAME.get(sel.metric)
-    if family is not None and family.kind is not kind:
-        issues.add(
-            path,
-            f"{sel.metric} is a {family.kind.value} in the exporter catalog, not a {kind.value}",
-        )
-
-
-def _group_by(
-    labels: list[str], spec_labels: dict[str, str], path: Path_, issues: _Issues
-) -> tuple[str, ...]:
-    seen: set[str] = set()
-    for i, label in enumerate(labels):
-        if label in naming.RESERVED_LABELS:
-            issues.add((*path, i), f"{label!r} is set by idp-rulegen and cannot be grouped by")
-        elif label in spec_labels:
-            issues.add(
-                (*path, i), f"{label!r} is also a metadata.labels key; the two would collide"
-            )
-        elif label in seen:
-            issues.add((*path, i), f"{label!r} is listed twice")
-        seen.add(label)
-    return tuple(labels)
-
-
-def _sli(s: spec.SLI, spec_labels: dict[str, str], path: Path_, issues: _Issues) -> SLI:
-    if s.ratio is not None:
-        p = (*path, "ratio")
-        ratio = Ratio(
-            _selector(s.ratio.errors),
-            _selector(s.ratio.total),
-            _group_by(s.ratio.group_by, spec_labels, (*p, "group_by"), issues),
-        )
-        _check_kind(ratio.errors, catalog.Kind.COUNTER, (*p, "errors"), issues)
-        _check_kind(ratio.total, catalog.Kind.COUNTER, (*p, "total"), issues)
-        return ratio
-    if s.latency is not None:
-        p = (*path, "latency")
-        latency = Latency(
-            _selector(s.latency.histogram),
-            _threshold(s.latency.threshold),
-            _group_by(s.latency.group_by, spec_labels, (*p, "group_by"), issues),
-        )
-        _check_histogram(latency, p, issues)
-        return latency
-    if s.probe is not None:
-        p = (*path, "probe")
-        probe = Probe(
-            _selector(s.probe.metric),
-            _group_by(s.probe.group_by, spec_labels, (*p, "group_by"), issues),
-        )
-        _check_kind(probe.metric, catalog.Kind.GAUGE, (*p, "metric"), issues)
-        return probe
-    assert s.raw is not None  # the schema guarantees exactly one kind
-    if s.raw.error_ratio is not None:
-        return _error_ratio(s.raw.error_ratio)
-    assert s.raw.errors is not None and s.raw.total is not None  # the schema checks
-    return Raw(s.raw.errors, s.raw.total)
-
-
-def _error_ratio(ratio: str) -> Raw:
-    """A ratio computed elsewhere carries no event counts: each of its series is one event
-    per base window, failing by the ratio. The period is then the time-average of the
-    ratio (every window weighs the same), and a NaN ratio (no traffic) drops from both
-    sums. As plain raw errors/total, every renderer handles it unchanged."""
-    return Raw(f"({ratio})", f"({ratio}) * 0 + 1")
-
-
-def _check_histogram(sli: Latency, path: Path_, issues: _Issues) -> None:
-    sel = sli.histogram
-    if sel.metric.endswith(("_bucket", "_count", "_sum")):
-        issues.add(
-            (*path, "histogram"), "give the histogram's base name, without _bucket/_count/_sum"
-        )
-    if "le" in sel.label_names():
-        issues.add((*path, "histogram"), "must not match on `le`; the threshold selects the bucket")
-    family = catalog.BY_NAME.get(sel.metric)
-    if family is None:
-        return  # not ours: trusted, as CONTRACT §3 says
-    if family.kind is not catalog.Kind.HISTOGRAM:
-        issues.add(
-            (*path, "histogram"),
-            f"{sel.metric} is a {family.kind.value} in the exporter catalog, not a histogram",
-        )
-    elif not any(Decimal(repr(b)) == sli.threshold for b in family.buckets):
-        buckets = ", ".join(f"{b:g}" for b in family.buckets)
-        issues.add(
-            (*path, "threshold"),
-            f"{sli.threshold}s is not a bucket boundary of {sel.metric} (buckets: {buckets})",
-        )
-
-
 def _merge(layers: list[spec.Tier | None]) -> spec.Tier:
     """Later layers override earlier ones field by field (defaults, then the SLO's own)."""
     merged = spec.Tier()
@@ -272,87 +140,107 @@ def _merge(layers: list[spec.Tier | None]) -> spec.Tier:
     return merged
 
 
-def _tiers(
-    s: spec.SLO,
-    d: spec.Defaults,
-    period: int,
-    scrape: int,
-    budget: Decimal,
-    path: Path_,
-    issues: _Issues,
-) -> tuple[Tier, ...]:
-    defaults = {t.name: t for t in DEFAULT_TIERS}
-    names = list(dict.fromkeys([*defaults, *d.alerting.tiers, *s.alerting.tiers]))
-    result = []
-    for name in names:
-        if name in s.alerting.tiers:
-            where: Path_ = (*path, "alerting", "tiers", name)
-        elif name in d.alerting.tiers:
-            where = ("defaults", "alerting", "tiers", name)
-        else:
-            where = (*path, "objective")
-        tier = _merge([d.alerting.tiers.get(name), s.alerting.tiers.get(name)])
-        default = defaults.get(name)
-        alert = tier.alert or (default.alert if default else None)
-        factor = Decimal(repr(tier.factor)) if tier.factor is not None else None
-        factor = factor or (default.factor if default else None)
-        if alert is None or factor is None or (tier.long_window is None and default is None):
-            issues.add(
-                where,
-                f"tier {name!r} is not a default tier: it needs alert, long_window and factor",
-            )
-            continue
-        own = s.alerting.page if alert == "page" else s.alerting.ticket
-        if tier.disabled or own.disabled:
-            continue
-        if tier.long_window is not None:
-            long = _seconds(tier.long_window)
-        else:
-            assert default is not None
-            long = long_window(period, default.divisor, scrape)
-        short = _seconds(tier.short_window) if tier.short_window else short_window(long, scrape)
-        for label, window in (("long_window", long), ("short_window", short)):
-            if window < MIN_SCRAPES_PER_WINDOW * scrape:
-                issues.add(
-                    where,
-                    f"tier {name!r}: {label} {durations.format_seconds(window)} is shorter than "
-                    f"{MIN_SCRAPES_PER_WINDOW} scrape intervals",
-                )
-        if short > long:
-            issues.add(where, f"tier {name!r}: short_window must not be longer than long_window")
-        if long > period:
-            issues.add(where, f"tier {name!r}: long_window is longer than the SLO period")
-        if factor * budget >= 1:
-            issues.add(
-                where,
-                f"tier {name!r} of SLO {s.name!r} can never fire: factor {factor} x error budget "
-                f"{budget} = {factor * budget} >= 1; lower the factor, relax the objective, "
-                f"or disable it (alerting.tiers.{name}.disabled: true)",
-            )
-        shared = d.alerting.page if alert == "page" else d.alerting.ticket
-        for_ = _seconds(tier.for_) if tier.for_ else None
-        result.append(
-            Tier(
-                name,
-                alert,
-                own.severity or shared.severity,
-                long,
-                short,
-                factor,
-                for_,
-                labels=(
-                    *shared.labels.items(),
-                    *s.alerting.labels.items(),
-                    *own.labels.items(),
-                ),
-                annotations=(
-                    *shared.annotations.items(),
-                    *s.alerting.annotations.items(),
-                    *own.annotations.items(),
-                ),
-            )
+@dataclass(frozen=True)
+class _SLOContext:
+    """One SLO's spec and what its tiers are resolved against."""
+
+    slo: spec.SLO
+    defaults: spec.Defaults
+    path: Path_
+    period: int  # seconds
+    scrape: int
+    objective: Decimal
+
+    @property
+    def budget(self) -> Decimal:
+        return 1 - self.objective / 100
+
+    def tier_path(self, name: str) -> Path_:
+        """Where a tier's findings point: the layer that declares it, else the objective."""
+        if name in self.slo.alerting.tiers:
+            return (*self.path, "alerting", "tiers", name)
+        if name in self.defaults.alerting.tiers:
+            return ("defaults", "alerting", "tiers", name)
+        return (*self.path, "objective")
+
+
+_DEFAULT_TIERS = {t.name: t for t in DEFAULT_TIERS}
+
+
+def _tiers(c: _SLOContext, issues: _Issues) -> tuple[Tier, ...]:
+    """The SLO's enabled tiers: the defaults, then tiers the defaults or the SLO add."""
+    tiers = c.defaults.alerting.tiers, c.slo.alerting.tiers
+    names = dict.fromkeys([*_DEFAULT_TIERS, *tiers[0], *tiers[1]])
+    result = (_tier(name, c, issues) for name in names)
+    return tuple(t for t in result if t is not None)
+
+
+def _tier(name: str, c: _SLOContext, issues: _Issues) -> Tier | None:
+    """One tier with every layer merged; None if disabled or incomplete (reported)."""
+    d, alerting = c.defaults.alerting, c.slo.alerting
+    tier = _merge([d.tiers.get(name), alerting.tiers.get(name)])
+    default = _DEFAULT_TIERS.get(name)
+    alert = tier.alert or (default.alert if default else None)
+    factor = Decimal(repr(tier.factor)) if tier.factor is not None else None
+    factor = factor or (default.factor if default else None)
+    if alert is None or factor is None or (tier.long_window is None and default is None):
+        issues.add(
+            c.tier_path(name),
+            f"tier {name!r} is not a default tier: it needs alert, long_window and factor",
         )
-    return tuple(result)
+        return None
+    own = alerting.page if alert == "page" else alerting.ticket
+    if tier.disabled or own.disabled:
+        return None
+    if tier.long_window is not None:
+        long = _seconds(tier.long_window)
+    else:
+        assert default is not None
+        long = long_window(c.period, default.divisor, c.scrape)
+    short = _seconds(tier.short_window) if tier.short_window else short_window(long, c.scrape)
+    shared = d.page if alert == "page" else d.ticket
+    for_ = _seconds(tier.for_) if tier.for_ else None
+    resolved = Tier(
+        name,
+        alert,
+        own.severity or shared.severity,
+        long,
+        short,
+        factor,
+        for_,
+        labels=(*shared.labels.items(), *alerting.labels.items(), *own.labels.items()),
+        annotations=(
+            *shared.annotations.items(),
+            *alerting.annotations.items(),
+            *own.annotations.items(),
+        ),
+    )
+    _check_tier(resolved, c, issues)
+    return resolved
+
+
+def _check_tier(tier: Tier, c: _SLOContext, issues: _Issues) -> None:
+    """Windows the scrape interval and period allow, and a threshold that can be crossed."""
+    where, name = c.tier_path(tier.name), tier.name
+    for label, window in (("long_window", tier.long), ("short_window", tier.short)):
+        if window < MIN_SCRAPES_PER_WINDOW * c.scrape:
+            issues.add(
+                where,
+                f"tier {name!r}: {label} {durations.format_seconds(window)} is shorter than "
+                f"{MIN_SCRAPES_PER_WINDOW} scrape intervals",
+            )
+    if tier.short > tier.long:
+        issues.add(where, f"tier {name!r}: short_window must not be longer than long_window")
+    if tier.long > c.period:
+        issues.add(where, f"tier {name!r}: long_window is longer than the SLO period")
+    factor, budget = tier.factor, c.budget
+    if factor * budget >= 1:
+        issues.add(
+            where,
+            f"tier {name!r} of SLO {c.slo.name!r} can never fire: factor {factor} x error "
+            f"budget {budget} = {factor * budget} >= 1; lower the factor, relax the objective, "
+            f"or disable it (alerting.tiers.{name}.disabled: true)",
+        )
 
 
 def _alert_labels(
@@ -424,103 +312,15 @@ def _camel_case(name: str, path: Path_, issues: _Issues) -> None:
 def build(file: spec.SpecFile, doc: Document, name: str) -> Model:
     """Check cross-field rules and return the model; raise SpecError listing every problem."""
     issues = _Issues(doc)
-    d = file.defaults
     spec_labels = dict(file.metadata.labels)
     labels = _alert_labels(spec_labels, ("metadata", "labels"), issues, naming.RESERVED_LABELS)
-    _class_settings(d.alerting, ("defaults", "alerting"), issues)
-    scrape = _seconds(d.scrape_interval)
+    _class_settings(file.defaults.alerting, ("defaults", "alerting"), issues)
+    scrape = _seconds(file.defaults.scrape_interval)
     if scrape > 600:
         issues.add(("defaults", "scrape_interval"), "must be at most 10m")
-    default_period = _seconds(d.window)
-    slos: list[SLO] = []
-    seen: dict[str, int] = {}
-    for i, s in enumerate(file.slos):
-        path: Path_ = ("slos", i)
-        if s.name in seen:
-            issues.add(
-                (*path, "name"), f"SLO {s.name!r} is already defined at slos[{seen[s.name]}]"
-            )
-        seen.setdefault(s.name, i)
-        period = _seconds(s.window) if s.window else default_period
-        if not MIN_PERIOD <= period <= MAX_PERIOD:
-            issues.add(
-                (*path, "window") if s.window else ("defaults", "window"),
-                "the SLO period must be between 1d and 90d",
-            )
-            continue
-        objective = Decimal(repr(s.objective))
-        budget = 1 - objective / 100
-        runbook = s.alerting.runbook or s.name
-        _class_settings(s.alerting, (*path, "alerting"), issues)
-        _annotations(
-            s.alerting.annotations, (*path, "alerting", "annotations"), issues, literal=True
-        )
-        if "name" in s.alerting.model_fields_set:
-            _camel_case(s.alerting.name, (*path, "alerting", "name"), issues)
-        slos.append(
-            SLO(
-                name=s.name,
-                service=s.service or file.metadata.name,
-                description=s.description.strip(),
-                objective=objective,
-                period=period,
-                sli=_sli(s.sli, spec_labels, (*path, "sli"), issues),
-                alert_name=s.alerting.name,
-                runbook_url=_runbook_url(
-                    s.alerting.runbook_url,
-                    d.runbook_url,
-                    runbook,
-                    (*path, "alerting", "runbook") if s.alerting.runbook else path,
-                    issues,
-                ),
-                alert_labels=_alert_labels(
-                    s.alerting.labels, (*path, "alerting", "labels"), issues, naming.RESERVED_LABELS
-                ),
-                tiers=_tiers(s, d, period, scrape, budget, path, issues),
-                base=base_window(scrape),
-            )
-        )
-    burn_names = {s.alert_name for s in slos} | {naming.ABSENT_ALERT}
-    alerts: list[ThresholdAlert] = []
-    seen_alerts: dict[str, int] = {}
-    for i, a in enumerate(file.alerts):
-        path = ("alerts", i)
-        if a.name in seen_alerts:
-            issues.add(
-                (*path, "name"),
-                f"alert {a.name!r} is already defined at alerts[{seen_alerts[a.name]}]",
-            )
-        elif a.name in burn_names:
-            issues.add((*path, "name"), f"{a.name!r} is the name of a generated SLO alert")
-        seen_alerts.setdefault(a.name, i)
-        _camel_case(a.name, (*path, "name"), issues)
-        alerts.append(
-            ThresholdAlert(
-                name=a.name,
-                expr=a.expr,
-                for_=_seconds(a.for_) if a.for_ else None,
-                severity=a.severity,
-                labels=_alert_labels(
-                    a.labels, (*path, "labels"), issues, frozenset({"severity", "alertname"})
-                ),
-                summary=a.summary,
-                description=a.description,
-                runbook_url=_runbook_url(
-                    a.runbook_url, d.runbook_url, a.runbook, (*path, "runbook"), issues
-                ),
-                annotations=_annotations(
-                    a.annotations, (*path, "annotations"), issues, literal=False
-                ),
-            )
-        )
-    uids: dict[str, int] = {}
-    for i, dash in enumerate(file.dashboards):
-        if dash.uid in uids:
-            issues.add(
-                ("dashboards", i, "uid"),
-                f"uid {dash.uid!r} is already used by dashboards[{uids[dash.uid]}]",
-            )
-        uids.setdefault(dash.uid, i)
+    slos = _slos(file, scrape, issues)
+    alerts = _threshold_alerts(file, {s.alert_name for s in slos}, issues)
+    _check_dashboard_uids(file.dashboards, issues)
     if issues.items:
         raise SpecError(name, issues.items)
     external = file.external_metrics
@@ -539,6 +339,112 @@ def build(file: spec.SpecFile, doc: Document, name: str) -> Model:
         doc=doc,
         warnings=tuple(sorted(issues.warnings)),
     )
+
+
+def _slos(file: spec.SpecFile, scrape: int, issues: _Issues) -> list[SLO]:
+    """Every SLO with a valid period; names must be unique."""
+    default_period = _seconds(file.defaults.window)
+    slos: list[SLO] = []
+    seen: dict[str, int] = {}
+    for i, s in enumerate(file.slos):
+        path: Path_ = ("slos", i)
+        if s.name in seen:
+            issues.add(
+                (*path, "name"), f"SLO {s.name!r} is already defined at slos[{seen[s.name]}]"
+            )
+        seen.setdefault(s.name, i)
+        period = _seconds(s.window) if s.window else default_period
+        if not MIN_PERIOD <= period <= MAX_PERIOD:
+            issues.add(
+                (*path, "window") if s.window else ("defaults", "window"),
+                "the SLO period must be between 1d and 90d",
+            )
+            continue
+        objective = Decimal(repr(s.objective))
+        c = _SLOContext(s, file.defaults, path, period, scrape, objective)
+        slos.append(_slo(c, file, issues))
+    return slos
+
+
+def _slo(c: _SLOContext, file: spec.SpecFile, issues: _Issues) -> SLO:
+    s, d = c.slo, c.defaults
+    runbook = s.alerting.runbook or s.name
+    _class_settings(s.alerting, (*c.path, "alerting"), issues)
+    _annotations(s.alerting.annotations, (*c.path, "alerting", "annotations"), issues, literal=True)
+    if "name" in s.alerting.model_fields_set:
+        _camel_case(s.alerting.name, (*c.path, "alerting", "name"), issues)
+    return SLO(
+        name=s.name,
+        service=s.service or file.metadata.name,
+        description=s.description.strip(),
+        objective=c.objective,
+        period=c.period,
+        sli=sli.build(s.sli, file.metadata.labels, (*c.path, "sli"), issues.add),
+        alert_name=s.alerting.name,
+        runbook_url=_runbook_url(
+            s.alerting.runbook_url,
+            d.runbook_url,
+            runbook,
+            (*c.path, "alerting", "runbook") if s.alerting.runbook else c.path,
+            issues,
+        ),
+        alert_labels=_alert_labels(
+            s.alerting.labels, (*c.path, "alerting", "labels"), issues, naming.RESERVED_LABELS
+        ),
+        tiers=_tiers(c, issues),
+        base=base_window(c.scrape),
+    )
+
+
+def _threshold_alerts(
+    file: spec.SpecFile, burn_names: set[str], issues: _Issues
+) -> list[ThresholdAlert]:
+    """The spec's own alerts; their names must not repeat or shadow a generated alert."""
+    taken = burn_names | {naming.ABSENT_ALERT}
+    runbook_template = file.defaults.runbook_url
+    alerts: list[ThresholdAlert] = []
+    seen: dict[str, int] = {}
+    for i, a in enumerate(file.alerts):
+        path: Path_ = ("alerts", i)
+        if a.name in seen:
+            issues.add(
+                (*path, "name"), f"alert {a.name!r} is already defined at alerts[{seen[a.name]}]"
+            )
+        elif a.name in taken:
+            issues.add((*path, "name"), f"{a.name!r} is the name of a generated SLO alert")
+        seen.setdefault(a.name, i)
+        _camel_case(a.name, (*path, "name"), issues)
+        alerts.append(
+            ThresholdAlert(
+                name=a.name,
+                expr=a.expr,
+                for_=_seconds(a.for_) if a.for_ else None,
+                severity=a.severity,
+                labels=_alert_labels(
+                    a.labels, (*path, "labels"), issues, frozenset({"severity", "alertname"})
+                ),
+                summary=a.summary,
+                description=a.description,
+                runbook_url=_runbook_url(
+                    a.runbook_url, runbook_template, a.runbook, (*path, "runbook"), issues
+                ),
+                annotations=_annotations(
+                    a.annotations, (*path, "annotations"), issues, literal=False
+                ),
+            )
+        )
+    return alerts
+
+
+def _check_dashboard_uids(dashboards: list[spec.Dashboard], issues: _Issues) -> None:
+    uids: dict[str, int] = {}
+    for i, dash in enumerate(dashboards):
+        if dash.uid in uids:
+            issues.add(
+                ("dashboards", i, "uid"),
+                f"uid {dash.uid!r} is already used by dashboards[{uids[dash.uid]}]",
+            )
+        uids.setdefault(dash.uid, i)
 
 
 def load(path: str) -> Model:

@@ -6,6 +6,7 @@ string literals (which is what PromQL strings are), label names are validated in
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -30,6 +31,12 @@ def string(value: str) -> str:
 
 # json.dumps(value, ensure_ascii=False) without its per-call encoder set-up.
 _quote = json.encoder.encode_basestring
+
+
+@functools.lru_cache(maxsize=4096)  # the same thresholds and objectives, over and over
+def number(value: Decimal) -> str:
+    """A number literal in plain decimal notation (0.001, never 1E-3), so rules read like the spec."""
+    return format(value.normalize(), "f")
 
 
 def regex_literal(value: str) -> str:

@@ -13,13 +13,13 @@ window adds 0 to both sums instead of a NaN that would poison the whole period.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from decimal import Decimal
 
 from common.durations import format_seconds
-from rulegen import naming, promql, sli
-from rulegen.model import SLO, Labels, Model, Probe, Tier
+from rulegen import naming, promql
+from rulegen.model import SLO, Labels, Model, Tier
+from rulegen.promql import number
 from rulegen.windows import SLOW_INTERVAL, is_slow
 
 ABSENT_FOR = 600
@@ -74,12 +74,6 @@ class Group:
         return out
 
 
-@functools.lru_cache(maxsize=4096)  # the same thresholds and objectives, over and over
-def number(value: Decimal) -> str:
-    """Plain decimal notation (0.001, never 1E-3), so rules read like the spec."""
-    return format(value.normalize(), "f")
-
-
 def percent(value: Decimal) -> str:
     return f"{float(value * 100):.3g}%"
 
@@ -104,7 +98,7 @@ def _ratio_expr(slo: SLO, window: int) -> str:
         errs = f"sum_over_time({_select(naming.error_events(slo.base), slo)}[{w}])"
         tot = f"sum_over_time({_select(naming.total_events(slo.base), slo)}[{w}])"
         return f"{errs} / ({tot} > 0)"
-    return f"{sli.errors(slo.sli, window)} / ({sli.total(slo.sli, window)} > 0)"
+    return f"{slo.sli.error_events(window)} / ({slo.sli.total_events(window)} > 0)"
 
 
 def burn_alert(model: Model, slo: SLO, tier: Tier) -> Alerting:
@@ -142,7 +136,7 @@ def burn_description(slo: SLO, tier: Tier, value: str, description: str) -> str:
     """The burn alert's description; tests render it with the value Prometheus would print."""
     burn = slo.burn(tier)
     long, short = format_seconds(tier.long), format_seconds(tier.short)
-    what = "of the time" if isinstance(slo.sli, Probe) else "of events"
+    what = "of the time" if slo.sli.time_based else "of events"
     lead = f"{description} " if description else ""
     return (
         f"{lead}{value} {what} failed over the last {long} "
@@ -154,13 +148,13 @@ def burn_description(slo: SLO, tier: Tier, value: str, description: str) -> str:
 
 def absent_description(slo: SLO) -> str:
     return (
-        f"Nothing matches {sli.presence(slo.sli, slo.base)}, so SLO {slo.name} cannot be "
+        f"Nothing matches {slo.sli.presence(slo.base)}, so SLO {slo.name} cannot be "
         "measured and its burn-rate alerts cannot fire."
     )
 
 
 def absent_alert(model: Model, slo: SLO) -> Alerting:
-    target = sli.presence(slo.sli, slo.base)
+    target = slo.sli.presence(slo.base)
     return Alerting(
         alert=naming.ABSENT_ALERT,
         expr=f"absent({target})",
@@ -198,8 +192,8 @@ def slo_groups(model: Model, slo: SLO) -> tuple[Group, Group]:
     labels = common_labels(model, slo)
     base = slo.base
     fast: list[Rule] = [
-        Recording(naming.error_events(base), sli.errors(slo.sli, base) + FINITE, labels),
-        Recording(naming.total_events(base), sli.total(slo.sli, base) + FINITE, labels),
+        Recording(naming.error_events(base), slo.sli.error_events(base) + FINITE, labels),
+        Recording(naming.total_events(base), slo.sli.total_events(base) + FINITE, labels),
     ]
     slow: list[Rule] = []
     for window in slo.windows():

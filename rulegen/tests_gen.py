@@ -12,25 +12,23 @@ Per SLO:
   the period rule sums; 30 days of raw samples would make the suite slow for no gain).
 Assertions on alerts query ALERTS{slo=...} so that other SLOs sharing a metric cannot
 interfere; an alert_rule_test also checks annotations where the SLO's metrics are its own.
+Each SLI kind synthesises its own input series (`SLI.feed`); a kind that cannot (raw
+PromQL is the user's) is fed the recordings its alerts read instead.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
-from typing import Any
-
-import promql_parser
+from typing import Any, ClassVar
 
 from common.durations import format_seconds
-from rulegen import fixtures, naming, promql, rules, windows
-from rulegen.model import SLO, Latency, Model, Probe, Ratio, Raw, Tier
-from rulegen.promql import Matcher, Selector
+from rulegen import naming, promql, rules, windows
+from rulegen.model import SLO, Model, Tier
+from rulegen.sli.feed import InputSeries, Segment, braces, num
 
-EVENTS_PER_SAMPLE = Decimal(1000)
 MIN_EVAL = 30
 TOLERANCE = "1e-6"  # relative, for ratios computed from rates (float noise only)
 
@@ -63,117 +61,94 @@ DAY_TOTAL = (
     10,
 )
 DAY_ERRORS = (0, 0, 5, 5, 0, 0, 0, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0)
-# Probes are time-based: one probed series, down half of two samples and a quarter of one.
-DAY_PROBE_DOWN = (0, 0, 0.5, 0.5, 0, 0, 0, 0.25, *([0] * 16))
+# Time-based SLIs: one probed series, down half of two samples and a quarter of one.
+DAY_DOWN = (0, 0, 0.5, 0.5, 0, 0, 0, 0.25, *([0] * 16))
 DAY_SAMPLE = 60  # a 'day' of 24 one-minute samples: sums do not care about scale
 
-Segment = tuple[int, Decimal | None]  # (samples, error ratio); None: no traffic
-Test = tuple[str, dict[str, Any]]
 
-
-def _series(name: str, labels: dict[str, str], values: str) -> dict[str, str]:
-    inner = ",".join(f"{k}={promql.string(v)}" for k, v in labels.items())
-    return {"series": f"{name}{{{inner}}}", "values": values}
-
-
-def _num(value: Decimal) -> str:
-    return rules.number(value) if value else "0"
-
-
-def _events_per_sample(segments: list[Segment]) -> Decimal:
-    """Events per sample making every counter step an integer.
-
-    promtool expands `a+bxn` by repeated float addition; with fractional steps the next
-    segment's exact start can sit a hair below it, which rate() reads as a counter reset.
-    """
-    exponents = [r.normalize().as_tuple().exponent for _, r in segments if r is not None]
-    digits = max((-e for e in exponents if isinstance(e, int)), default=0)
-    return EVENTS_PER_SAMPLE.max(Decimal(10) ** int(digits))
-
-
-def _counter(segments: list[Segment], per_sample: Callable[[Decimal | None], Decimal]) -> str:
-    """Cumulative counter values, `start+stepxN` per segment, first sample 0."""
-    parts, last = [], None
-    for count, ratio in segments:
-        step = per_sample(ratio)
-        start = Decimal(0) if last is None else last + step
-        parts.append(f"{_num(start)}+{_num(step)}x{count - 1}")
-        last = start + step * (count - 1)
-    return " ".join(parts)
+# -- the promtool test file schema -------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Feed:
-    """Input series for an SLI, built from label sets its selectors really match."""
+class Sample:
+    """An `exp_samples` entry: a series (name and labels) and its value."""
 
-    sli: Ratio | Latency | Probe
-    labels: tuple[dict[str, str], ...]  # errors/good/total or histogram or probe labels
+    labels: str
+    value: float
 
-    @property
-    def group(self) -> dict[str, str]:
-        return {g: self.labels[0][g] for g in self.sli.group_by if self.labels[0].get(g)}
-
-    def series(self, segments: list[Segment]) -> list[dict[str, str]]:
-        n = _events_per_sample(segments)
-
-        def bad(r: Decimal | None) -> Decimal:
-            return Decimal(0) if r is None else r * n
-
-        def good(r: Decimal | None) -> Decimal:
-            return Decimal(0) if r is None else (1 - r) * n
-
-        def every(r: Decimal | None) -> Decimal:
-            return Decimal(0) if r is None else n
-
-        match self.sli:
-            case Ratio(errors=e, total=t):
-                if e.metric == t.metric:
-                    return [
-                        _series(e.metric, self.labels[0], _counter(segments, bad)),
-                        _series(t.metric, self.labels[1], _counter(segments, good)),
-                    ]
-                return [
-                    _series(e.metric, self.labels[0], _counter(segments, bad)),
-                    _series(t.metric, self.labels[1], _counter(segments, every)),
-                ]
-            case Latency(histogram=h, threshold=threshold):
-                le = {**self.labels[0], "le": promql.le_values(threshold)[0]}
-                return [
-                    _series(f"{h.metric}_count", self.labels[0], _counter(segments, every)),
-                    _series(f"{h.metric}_bucket", le, _counter(segments, good)),
-                ]
-            case Probe(metric=m):
-                values = []
-                for count, ratio in segments:
-                    if ratio is None:
-                        values.append("stale")
-                        break
-                    values.append(f"{_num(1 - ratio)}x{count - 1}")
-                return [_series(m.metric, self.labels[0], " ".join(values))]
+    def as_dict(self) -> dict[str, object]:
+        return {"labels": self.labels, "value": self.value}
 
 
-def _pin(labels: dict[str, str], group_by: tuple[str, ...]) -> Selector:
-    """A selector forcing the same group values onto another series."""
-    return Selector("_", tuple(Matcher(g, "=", labels.get(g, "")) for g in group_by))
+@dataclass(frozen=True)
+class ExprCheck:
+    """A `promql_expr_test`: the samples `expr` returns at `eval_time` (none: empty)."""
+
+    section: ClassVar[str] = "promql_expr_test"
+    expr: str
+    eval_time: int  # seconds
+    exp_samples: tuple[Sample, ...] = ()
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "expr": self.expr,
+            "eval_time": format_seconds(self.eval_time),
+            "exp_samples": [s.as_dict() for s in self.exp_samples],
+        }
 
 
-def feed(slo: SLO) -> Feed | None:
-    """Real input series for the SLI, or None when they cannot be synthesised (raw SLIs)."""
-    s = slo.sli
-    match s:
-        case Ratio(errors=e, total=t, group_by=gb):
-            bad = fixtures.labels_for([e, t] if e.metric == t.metric else [e], gb)
-            if bad is None:
-                return None
-            other = fixtures.labels_for(
-                [t, _pin(bad, gb)], gb, violate=e if e.metric == t.metric else None
-            )
-            return None if other is None else Feed(s, (bad, other))
-        case Latency(histogram=h, group_by=gb) | Probe(metric=h, group_by=gb):
-            labels = fixtures.labels_for([h], gb)
-            return None if labels is None else Feed(s, (labels,))
-        case Raw():
-            return None
+@dataclass(frozen=True)
+class ExpAlert:
+    """An `exp_alerts` entry: one firing instance of the alert, labels and annotations."""
+
+    labels: dict[str, str]
+    annotations: dict[str, str]
+
+    def as_dict(self) -> dict[str, object]:
+        return {"exp_labels": self.labels, "exp_annotations": self.annotations}
+
+
+@dataclass(frozen=True)
+class AlertCheck:
+    """An `alert_rule_test`: the instances of `alertname` firing at `eval_time`."""
+
+    section: ClassVar[str] = "alert_rule_test"
+    eval_time: int  # seconds
+    alertname: str
+    exp_alerts: tuple[ExpAlert, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "eval_time": format_seconds(self.eval_time),
+            "alertname": self.alertname,
+            "exp_alerts": [a.as_dict() for a in self.exp_alerts],
+        }
+
+
+Check = ExprCheck | AlertCheck
+
+
+@dataclass(frozen=True)
+class PromtoolTest:
+    """One entry of `tests:`, with the comment written above it saying what it proves.
+
+    Checks keep the order they are given in; each section is written where its first
+    check comes.
+    """
+
+    comment: str
+    interval: int  # seconds
+    input_series: tuple[InputSeries, ...]
+    checks: tuple[Check, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "interval": format_seconds(self.interval),
+            "input_series": [s.as_dict() for s in self.input_series],
+        }
+        for check in self.checks:
+            out.setdefault(check.section, []).append(check.as_dict())
+        return out
 
 
 def _round3(value: Decimal, up: bool = False) -> Decimal:
@@ -200,27 +175,19 @@ def _ceil_to(seconds: float, step: int) -> int:
     return math.ceil(seconds / step) * step
 
 
-def _metrics(slo: SLO) -> set[str]:
-    s = slo.sli
-    match s:
-        case Ratio():
-            return {s.errors.metric, s.total.metric}
-        case Latency():
-            return {f"{s.histogram.metric}_count", f"{s.histogram.metric}_bucket"}
-        case Probe():
-            return {s.metric.metric}
-        case Raw():
-            names: set[str] = set()
-            for expr in (s.errors, s.total):
-                promql_parser.walk(
-                    promql_parser.parse(promql.fill_window(expr, "5m")),
-                    pre_visit=lambda n: (
-                        names.add(str(n.name))
-                        if isinstance(n, promql_parser.VectorSelector)
-                        else None
-                    ),
-                )
-            return names
+def _absent_labels(presence: str) -> dict[str, str]:
+    """Labels absent() copies from equality matchers used exactly once (Prometheus' rule);
+    absent() of anything but a bare selector has none."""
+    try:
+        sel = promql.selector(presence)
+    except ValueError:
+        return {}
+    names = [m.name for m in sel.matchers]
+    return {
+        m.name: m.value
+        for m in sel.matchers
+        if m.op == "=" and m.value and names.count(m.name) == 1
+    }
 
 
 class _SLOTests:
@@ -228,18 +195,21 @@ class _SLOTests:
         self.model, self.slo = model, slo
         self.scrape = model.scrape_interval
         self.eval = max(MIN_EVAL, self.scrape)
-        self.feed = feed(slo)
+        self.feed = slo.sli.feed()
         self.group = self.feed.group if self.feed else {}
         self.check_annotations = not shares_metrics
         self.series_labels = {**dict(rules.common_labels(model, slo)), **self.group}
+        self.series_braces = braces(self.series_labels)
+        self.slo_matcher = braces({"slo": slo.name})
+        self.thresholds = {t.name: slo.burn(t).threshold for t in slo.tiers}
 
     # -- helpers -------------------------------------------------------------------------
 
     def _samples(self, seconds: int) -> int:
         return seconds // self.scrape + 1
 
-    def _firing(self, tiers: list[Tier]) -> list[dict[str, Any]]:
-        return [{"labels": self._tier_series[tier.name], "value": 1} for tier in tiers]
+    def _firing(self, tiers: list[Tier]) -> tuple[Sample, ...]:
+        return tuple(Sample(self._tier_series[tier.name], 1) for tier in tiers)
 
     @functools.cached_property
     def _tier_series(self) -> dict[str, str]:
@@ -252,7 +222,7 @@ class _SLOTests:
 
     def _alerts_series(self, labels: dict[str, str]) -> str:
         alert = {"alertname": self.slo.alert_name, "alertstate": "firing", **labels}
-        return "ALERTS" + _labels(alert)
+        return "ALERTS" + braces(alert)
 
     def _alerts_query(self, tier: Tier | None = None, name: str | None = None) -> str:
         matchers = {
@@ -265,61 +235,66 @@ class _SLOTests:
                 naming.LABEL_LONG_WINDOW: format_seconds(tier.long),
                 naming.LABEL_SHORT_WINDOW: format_seconds(tier.short),
             }
-        return "ALERTS" + _labels(matchers)
+        return "ALERTS" + braces(matchers)
 
-    def _constant_inputs(self, ratio: Decimal, samples: int) -> list[dict[str, str]]:
+    def _constant_inputs(self, ratio: Decimal, samples: int) -> tuple[InputSeries, ...]:
         if self.feed is not None:
-            return self.feed.series([(samples, ratio)])
-        # Raw SLIs: feed the window ratios the alerts read (the raw PromQL is the user's).
-        windows_ = sorted({w for t in self.slo.tiers for w in (t.long, t.short)})
-        return [
-            _series(naming.sli_error_ratio(w), self.series_labels, f"{_num(ratio)}x{samples - 1}")
-            for w in windows_
-        ]
+            return tuple(self.feed.series([(samples, ratio)]))
+        # No synthesisable inputs: feed the window ratios the alerts read.
+        return tuple(
+            self._recorded(naming.sli_error_ratio(w), f"{num(ratio)}x{samples - 1}")
+            for w in self.slo.alert_windows()
+        )
+
+    def _recorded_events(self, errors: str, totals: str) -> tuple[InputSeries, ...]:
+        """The base-window event recordings, as the longer windows and the period sum them."""
+        return (
+            self._recorded(naming.error_events(self.slo.base), errors),
+            self._recorded(naming.total_events(self.slo.base), totals),
+        )
+
+    def _recorded(self, record: str, values: str) -> InputSeries:
+        """A recording rule's series, as the rules label it (spec, SLO and group labels)."""
+        return InputSeries(record + self.series_braces, values)
 
     def _ratio(self, window: int) -> str:
-        return naming.sli_error_ratio(window) + _labels({"slo": self.slo.name})
+        return naming.sli_error_ratio(window) + self.slo_matcher
 
     # -- tests ---------------------------------------------------------------------------
 
-    def tier_tests(self) -> list[Test]:
+    def tier_tests(self) -> list[PromtoolTest]:
         tiers = list(self.slo.tiers)
         if not tiers:
             return []
         longest_for = max(t.for_ or 0 for t in tiers)
         at = _ceil_to(self.slo.base + longest_for + 2 * self.eval, self.eval)
-        out: list[Test] = []
+        out = []
         for tier in tiers:
-            threshold = self.slo.burn(tier).threshold
-            for label, ratio in (("above", _above(threshold)), ("below", _below(threshold))):
-                firing = [t for t in tiers if self.slo.burn(t).threshold < ratio]
-                test: dict[str, Any] = {
-                    "interval": format_seconds(self.scrape),
-                    "input_series": self._constant_inputs(ratio, self._samples(at)),
-                    "promql_expr_test": [
-                        {
-                            "expr": self._alerts_query(),
-                            "eval_time": format_seconds(at),
-                            "exp_samples": self._firing(firing),
-                        }
-                    ],
-                }
-                if label == "above" and self.check_annotations:
-                    test["alert_rule_test"] = [
-                        {
-                            "eval_time": format_seconds(at),
-                            "alertname": self.slo.alert_name,
-                            "exp_alerts": self._exp_alerts(firing, ratio),
-                        }
-                    ]
-                comment = (
-                    f"{self.slo.name}: tier {tier.name} {'fires' if label == 'above' else 'stays silent'} "
-                    f"at an error ratio of {ratio} ({label} its threshold {rules.number(threshold)})"
-                )
-                out.append((comment, test))
+            threshold = self.thresholds[tier.name]
+            out += [
+                self._tier_test(tier, _above(threshold), at, fires=True),
+                self._tier_test(tier, _below(threshold), at, fires=False),
+            ]
         return out
 
-    def _exp_alerts(self, tiers: list[Tier], ratio: Decimal) -> list[dict[str, Any]]:
+    def _tier_test(self, tier: Tier, ratio: Decimal, at: int, fires: bool) -> PromtoolTest:
+        """A constant error ratio just above (or below) the tier's threshold, and every
+        tier whose threshold is lower firing with it."""
+        threshold = self.thresholds[tier.name]
+        firing = [t for t in self.slo.tiers if self.thresholds[t.name] < ratio]
+        checks: list[Check] = [ExprCheck(self._alerts_query(), at, self._firing(firing))]
+        if fires and self.check_annotations:
+            checks.append(AlertCheck(at, self.slo.alert_name, self._exp_alerts(firing, ratio)))
+        label = "above" if fires else "below"
+        comment = (
+            f"{self.slo.name}: tier {tier.name} {'fires' if fires else 'stays silent'} "
+            f"at an error ratio of {ratio} ({label} its threshold {promql.number(threshold)})"
+        )
+        return PromtoolTest(
+            comment, self.scrape, self._constant_inputs(ratio, self._samples(at)), tuple(checks)
+        )
+
+    def _exp_alerts(self, tiers: list[Tier], ratio: Decimal) -> tuple[ExpAlert, ...]:
         out = []
         for tier in tiers:
             alert = rules.burn_alert(self.model, self.slo, tier)
@@ -327,12 +302,10 @@ class _SLOTests:
             annotations["description"] = rules.burn_description(
                 self.slo, tier, _humanize_percentage(ratio), self.slo.description
             )
-            out.append(
-                {"exp_labels": {**self.group, **dict(alert.labels)}, "exp_annotations": annotations}
-            )
-        return out
+            out.append(ExpAlert({**self.group, **dict(alert.labels)}, annotations))
+        return tuple(out)
 
-    def outage_test(self) -> list[Test]:
+    def outage_test(self) -> list[PromtoolTest]:
         pages = [t for t in self.slo.tiers if t.alert == "page"]
         if self.feed is None or not pages:
             return []
@@ -348,145 +321,93 @@ class _SLOTests:
             (self._samples(warm), Decimal(0)),
             ((check - warm) // self.scrape, Decimal(1)),
         ]
-        test = {
-            "interval": format_seconds(self.scrape),
-            "input_series": self.feed.series(segments),
-            "promql_expr_test": [
-                {
-                    "expr": self._alerts_query(tier),
-                    "eval_time": format_seconds(warm),
-                    "exp_samples": [],
-                },
-                {
-                    "expr": self._alerts_query(tier),
-                    "eval_time": format_seconds(check),
-                    "exp_samples": self._firing([tier]),
-                },
-            ],
-        }
         comment = (
             f"{self.slo.name}: a full outage fires tier {tier.name} within its detection time "
             f"{detect:.1f}s plus {slack}s of evaluation slack"
         )
-        return [(comment, test)]
+        checks = (
+            ExprCheck(self._alerts_query(tier), warm),
+            ExprCheck(self._alerts_query(tier), check, self._firing([tier])),
+        )
+        return [PromtoolTest(comment, self.scrape, tuple(self.feed.series(segments)), checks)]
 
-    def zero_traffic_test(self) -> list[Test]:
-        thresholds = [self.slo.burn(t).threshold for t in self.slo.tiers] or [self.slo.budget]
+    def zero_traffic_test(self) -> list[PromtoolTest]:
+        thresholds = list(self.thresholds.values()) or [self.slo.budget]
         ratio = _round3(min(thresholds) / 2)
         shortest = min(self.slo.alert_windows(), default=self.slo.base)
         busy = _ceil_to(max(2 * self.slo.base, 600), self.scrape)
         quiet = _ceil_to(2 * max(self.slo.base, shortest), self.scrape)
         at = busy + quiet
+        busy_n, quiet_n = self._samples(busy), quiet // self.scrape
         if self.feed is not None:
-            inputs = self.feed.series([(self._samples(busy), ratio), (quiet // self.scrape, None)])
+            inputs = tuple(self.feed.series([(busy_n, ratio), (quiet_n, None)]))
         else:
-            n = self._samples(busy)
-            inputs = [
-                _series(
-                    naming.error_events(self.slo.base),
-                    self.series_labels,
-                    f"{_num(ratio)}x{n - 1} 0x{quiet // self.scrape - 1}",
-                ),
-                _series(
-                    naming.total_events(self.slo.base),
-                    self.series_labels,
-                    f"1x{n - 1} 0x{quiet // self.scrape - 1}",
-                ),
-            ]
-        when = format_seconds(at)
-        checks: list[dict[str, Any]] = [
-            {"expr": self._alerts_query(), "eval_time": when, "exp_samples": []},
-            {"expr": self._ratio(self.slo.base), "eval_time": when, "exp_samples": []},
-        ]
-        checks += [
-            {"expr": f"{self._ratio(w)} != {self._ratio(w)}", "eval_time": when, "exp_samples": []}
-            for w in self.slo.windows()
-        ]
+            inputs = self._recorded_events(
+                f"{num(ratio)}x{busy_n - 1} 0x{quiet_n - 1}", f"1x{busy_n - 1} 0x{quiet_n - 1}"
+            )
         period = self._ratio(self.slo.period)
-        checks.append(
-            {
-                "expr": f"abs({period} - {_num(ratio)}) < bool {_num(ratio)} * {TOLERANCE}",
-                "eval_time": when,
-                "exp_samples": [{"labels": _labels(self.series_labels), "value": 1}],
-            }
+        checks = (
+            ExprCheck(self._alerts_query(), at),
+            ExprCheck(self._ratio(self.slo.base), at),
+            *(ExprCheck(f"{self._ratio(w)} != {self._ratio(w)}", at) for w in self.slo.windows()),
+            ExprCheck(
+                f"abs({period} - {num(ratio)}) < bool {num(ratio)} * {TOLERANCE}",
+                at,
+                (Sample(self.series_braces, 1),),
+            ),
         )
         comment = (
             f"{self.slo.name}: traffic stops after {format_seconds(busy)} at an error ratio of "
             f"{ratio}; no alert, no NaN, short windows absent, the period keeps {ratio}"
         )
-        test = {
-            "interval": format_seconds(self.scrape),
-            "input_series": inputs,
-            "promql_expr_test": checks,
-        }
-        return [(comment, test)]
+        return [PromtoolTest(comment, self.scrape, inputs, checks)]
 
-    def absent_check(self, at: int) -> dict[str, Any]:
+    @functools.cached_property
+    def _absent_labels(self) -> dict[str, str]:
         alert = rules.absent_alert(self.model, self.slo)
-        labels = {**_absent_labels(self.slo), **dict(alert.labels)}
-        series = "ALERTS" + _labels(
-            {"alertname": naming.ABSENT_ALERT, "alertstate": "firing", **labels}
-        )
-        return {
-            "expr": self._alerts_query(name=naming.ABSENT_ALERT),
-            "eval_time": format_seconds(at),
-            "exp_samples": [{"labels": series, "value": 1}],
-        }
+        return {**_absent_labels(self.slo.sli.presence(self.slo.base)), **dict(alert.labels)}
 
-    def absent_alert(self) -> dict[str, Any]:
-        alert = rules.absent_alert(self.model, self.slo)
-        annotations = dict(alert.annotations)
+    def absent_check(self, at: int) -> ExprCheck:
+        labels = {"alertname": naming.ABSENT_ALERT, "alertstate": "firing", **self._absent_labels}
+        sample = Sample("ALERTS" + braces(labels), 1)
+        return ExprCheck(self._alerts_query(name=naming.ABSENT_ALERT), at, (sample,))
+
+    def absent_alert(self) -> ExpAlert:
+        annotations = dict(rules.absent_alert(self.model, self.slo).annotations)
         annotations["description"] = rules.absent_description(self.slo)
-        labels = {**_absent_labels(self.slo), **dict(alert.labels)}
-        return {"exp_labels": labels, "exp_annotations": annotations}
+        return ExpAlert(self._absent_labels, annotations)
 
-    def period_test(self) -> list[Test]:
-        if isinstance(self.slo.sli, Probe):
-            errors: tuple[float | int, ...] = DAY_PROBE_DOWN
-            totals: tuple[int, ...] = tuple(1 for _ in DAY_PROBE_DOWN)
+    def period_test(self) -> list[PromtoolTest]:
+        """A day of varying traffic: the period ratio weights every event equally."""
+        if self.slo.sli.time_based:
+            errors: tuple[float | int, ...] = DAY_DOWN
+            totals: tuple[int, ...] = tuple(1 for _ in DAY_DOWN)
         else:
             errors, totals = DAY_ERRORS, DAY_TOTAL
         expected = sum(errors) / sum(totals)
-        at = format_seconds(DAY_SAMPLE * (len(totals) - 1))
-        budget = float(rules.number(self.slo.budget))
-        test = {
-            "interval": format_seconds(DAY_SAMPLE),
-            "input_series": [
-                _series(
-                    naming.error_events(self.slo.base),
-                    self.series_labels,
-                    " ".join(str(e) for e in errors),
+        at = DAY_SAMPLE * (len(totals) - 1)
+        budget = float(promql.number(self.slo.budget))
+        remaining = naming.ERROR_BUDGET_REMAINING
+        checks = (
+            ExprCheck(
+                self._ratio(self.slo.period),
+                at,
+                (
+                    Sample(
+                        naming.sli_error_ratio(self.slo.period) + self.series_braces,
+                        expected,
+                    ),
                 ),
-                _series(
-                    naming.total_events(self.slo.base),
-                    self.series_labels,
-                    " ".join(str(t) for t in totals),
-                ),
-            ],
-            "promql_expr_test": [
-                {
-                    "expr": self._ratio(self.slo.period),
-                    "eval_time": at,
-                    "exp_samples": [
-                        {
-                            "labels": naming.sli_error_ratio(self.slo.period)
-                            + _labels(self.series_labels),
-                            "value": expected,
-                        }
-                    ],
-                },
-                {
-                    "expr": naming.ERROR_BUDGET_REMAINING + _labels({"slo": self.slo.name}),
-                    "eval_time": at,
-                    "exp_samples": [
-                        {
-                            "labels": naming.ERROR_BUDGET_REMAINING + _labels(self.series_labels),
-                            "value": 1 - expected / budget,
-                        }
-                    ],
-                },
-            ],
-        }
+            ),
+            ExprCheck(
+                remaining + self.slo_matcher,
+                at,
+                (Sample(remaining + self.series_braces, 1 - expected / budget),),
+            ),
+        )
+        inputs = self._recorded_events(
+            " ".join(str(e) for e in errors), " ".join(str(t) for t in totals)
+        )
         mean = sum(e / t for e, t in zip(errors, totals, strict=True) if t) / sum(
             1 for t in totals if t
         )
@@ -494,9 +415,9 @@ class _SLOTests:
             f"{self.slo.name}: the period ratio is total errors / total events ({expected:.6g}) "
             f"under 100x varying traffic, not the mean of ratios ({mean:.6g})"
         )
-        return [(comment, test)]
+        return [PromtoolTest(comment, DAY_SAMPLE, inputs, checks)]
 
-    def all(self) -> list[Test]:
+    def all(self) -> list[PromtoolTest]:
         return [
             *self.tier_tests(),
             *self.outage_test(),
@@ -505,59 +426,27 @@ class _SLOTests:
         ]
 
 
-def _labels(labels: dict[str, str]) -> str:
-    return "{" + ",".join(f"{k}={promql.string(v)}" for k, v in labels.items()) + "}"
-
-
-def _absent_labels(slo: SLO) -> dict[str, str]:
-    """Labels absent() copies from equality matchers used exactly once (Prometheus' rule)."""
-    s = slo.sli
-    match s:
-        case Ratio():
-            sel: Selector | None = s.total
-        case Latency():
-            sel = s.histogram
-        case Probe():
-            sel = s.metric
-        case Raw():
-            sel = None
-    if sel is None:
-        return {}
-    names = [m.name for m in sel.matchers]
-    return {
-        m.name: m.value
-        for m in sel.matchers
-        if m.op == "=" and m.value and names.count(m.name) == 1
-    }
-
-
-def _absent_test(slos: list[_SLOTests], model: Model) -> Test:
+def _absent_test(slos: list[_SLOTests], model: Model) -> PromtoolTest:
     """No series at all: every SLO's absent alert fires (one test, as they all fire together)."""
     at = _ceil_to(rules.ABSENT_FOR + 2 * slos[0].eval, slos[0].eval)
-    test = {
-        "interval": format_seconds(model.scrape_interval),
-        "input_series": [],
-        "alert_rule_test": [
-            {
-                "eval_time": format_seconds(at),
-                "alertname": naming.ABSENT_ALERT,
-                "exp_alerts": [s.absent_alert() for s in slos],
-            }
-        ],
-        "promql_expr_test": [s.absent_check(at) for s in slos],
-    }
-    return (f"with no series at all, {naming.ABSENT_ALERT} fires for every SLO after 10m", test)
+    checks: tuple[Check, ...] = (
+        AlertCheck(at, naming.ABSENT_ALERT, tuple(s.absent_alert() for s in slos)),
+        *(s.absent_check(at) for s in slos),
+    )
+    comment = f"with no series at all, {naming.ABSENT_ALERT} fires for every SLO after 10m"
+    return PromtoolTest(comment, model.scrape_interval, (), checks)
 
 
-def suite(model: Model) -> tuple[dict[str, Any], list[Test]]:
+def suite(model: Model) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
     """The header mapping and the commented tests of the promtool test file."""
+    metrics = {slo.name: slo.sli.metrics() for slo in model.slos}
     owners: dict[str, int] = {}
-    for slo in model.slos:
-        for metric in _metrics(slo):
+    for names in metrics.values():
+        for metric in names:
             owners[metric] = owners.get(metric, 0) + 1
-    tests: list[Test] = []
+    tests: list[PromtoolTest] = []
     for slo in model.slos:
-        shared = any(owners[m] > 1 for m in _metrics(slo))
+        shared = any(owners[m] > 1 for m in metrics[slo.name])
         tests.extend(_SLOTests(model, slo, shared).all())
     if model.slos:
         tests.append(_absent_test([_SLOTests(model, slo, True) for slo in model.slos], model))
@@ -565,4 +454,4 @@ def suite(model: Model) -> tuple[dict[str, Any], list[Test]]:
         "rule_files": [f"../{model.name}.rules.yml"],
         "evaluation_interval": format_seconds(max(MIN_EVAL, model.scrape_interval)),
     }
-    return head, tests
+    return head, [(t.comment, t.as_dict()) for t in tests]

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from common.durations import DAY, MINUTE, format_seconds
-from rulegen import promql, sli
-from rulegen.model import SLO, Model, Probe
+from rulegen import promql
+from rulegen.model import SLO, Model
 
 CHART_POINTS = 720  # 30d at 1h resolution: smooth enough, far below the 11,000-point cap
 NODE_STEP = 5 * MINUTE  # rate(node_cpu_seconds_total[5m]) needs no finer subquery step
@@ -135,8 +135,8 @@ def _range(title: str, expr: str, window: Window, step: int) -> Query:
 
 def slo_queries(slo: SLO, window: Window) -> SLOQueries:
     period, step = window.seconds, window.step
-    errors, total = sli.errors(slo.sli, period), sli.total(slo.sli, period)
-    unit = "probe-seconds" if isinstance(slo.sli, Probe) else "events"
+    errors, total = slo.sli.error_events(period), slo.sli.total_events(period)
+    unit = "probe-seconds" if slo.sli.time_based else "events"
     alert = (
         f"ALERTS{{alertname={promql.string(slo.alert_name)}, slo={promql.string(slo.name)}, "
         f'alertstate="firing"}}[{format_seconds(period)}]'
@@ -149,13 +149,13 @@ def slo_queries(slo: SLO, window: Window) -> SLOQueries:
         ),
         errors_per_step=_range(
             f"{slo.name}: failed {unit} per {format_seconds(step)}",
-            f"sum({sli.errors(slo.sli, step)}) * {step}",
+            f"sum({slo.sli.error_events(step)}) * {step}",
             window,
             step,
         ),
         total_per_step=_range(
             f"{slo.name}: all {unit} per {format_seconds(step)}",
-            f"sum({sli.total(slo.sli, step)}) * {step}",
+            f"sum({slo.sli.total_events(step)}) * {step}",
             window,
             step,
         ),

@@ -14,9 +14,9 @@ from markupsafe import Markup
 
 from common.durations import format_seconds
 from rulegen import naming
+from rulegen.promql import number as decimal
 from rulegen.report import charts
 from rulegen.report.figures import Report
-from rulegen.rules import number as decimal
 
 _TEMPLATES = Path(__file__).parent / "templates"
 GENERATED = naming.HEADER.removeprefix("# ").strip()

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from rulegen import bundle, model
+from rulegen.sli.raw import Raw
 
 from .conftest import GOLDEN
 from .helpers import HEAD, RATIO_SLO, cli, spec
@@ -76,7 +77,7 @@ def test_error_ratio_is_time_weighted_raw_events() -> None:
     m = model.load(str(GOLDEN / "routing" / "spec.yaml"))
     raw = m.slos[1].sli
     ratio = "sum(rate(checkout_failed_total[$window])) / sum(rate(checkout_total[$window]))"
-    assert isinstance(raw, model.Raw)
+    assert isinstance(raw, Raw)
     assert (raw.errors, raw.total) == (f"({ratio})", f"({ratio}) * 0 + 1")
 
 

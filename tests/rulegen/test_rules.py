@@ -8,7 +8,7 @@ import promql_parser
 import pytest
 import yaml
 
-from rulegen import bundle, model, naming, rules
+from rulegen import bundle, model, naming, promql
 from rulegen.promql import le_matcher, string
 
 from .conftest import GOLDEN
@@ -179,6 +179,6 @@ def test_objective_series_carry_group_labels_with_group_by() -> None:
 def test_number_formatting_is_plain_decimal() -> None:
     from decimal import Decimal
 
-    assert rules.number(Decimal("0.00100")) == "0.001"
-    assert rules.number(Decimal("1E-5")) == "0.00001"
-    assert rules.number(Decimal("14.40")) == "14.4"
+    assert promql.number(Decimal("0.00100")) == "0.001"
+    assert promql.number(Decimal("1E-5")) == "0.00001"
+    assert promql.number(Decimal("14.40")) == "14.4"

@@ -1,0 +1,66 @@
+"""Raw SLIs: the user's own PromQL for error and total events, with `$window` as the range.
+
+The expressions are the user's, so the generated tests cannot synthesise their inputs:
+they feed the recordings the alerts read instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import promql_parser
+
+from common.durations import format_seconds
+from rulegen import promql, spec
+from rulegen.sli.base import Context, Feed
+
+
+@dataclass(frozen=True)
+class Raw:
+    errors: str  # PromQL with $window
+    total: str
+    group_by: tuple[str, ...] = ()
+    time_based: ClassVar[bool] = False
+
+    def total_events(self, window: int) -> str:
+        return f"sum({promql.fill_window(self.total, format_seconds(window))})"
+
+    def error_events(self, window: int) -> str:
+        errs = f"sum({promql.fill_window(self.errors, format_seconds(window))})"
+        return f"({errs} or 0 * {self.total_events(window)})"
+
+    def presence(self, base: int) -> str:
+        return self.total_events(base)
+
+    def describe(self) -> str:
+        return "raw"
+
+    def metrics(self) -> frozenset[str]:
+        names: set[str] = set()
+        for expr in (self.errors, self.total):
+            promql_parser.walk(
+                promql_parser.parse(promql.fill_window(expr, "5m")),
+                pre_visit=lambda n: (
+                    names.add(str(n.name)) if isinstance(n, promql_parser.VectorSelector) else None
+                ),
+            )
+        return frozenset(names)
+
+    def feed(self) -> Feed | None:
+        return None
+
+
+def build(part: spec.RawSLI, ctx: Context) -> Raw:
+    if part.error_ratio is not None:
+        return _error_ratio(part.error_ratio)
+    assert part.errors is not None and part.total is not None  # the schema checks
+    return Raw(part.errors, part.total)
+
+
+def _error_ratio(ratio: str) -> Raw:
+    """A ratio computed elsewhere carries no event counts: each of its series is one event
+    per base window, failing by the ratio. The period is then the time-average of the
+    ratio (every window weighs the same), and a NaN ratio (no traffic) drops from both
+    sums. As plain raw errors/total, every renderer handles it unchanged."""
+    return Raw(f"({ratio})", f"({ratio}) * 0 + 1")
