@@ -33,6 +33,33 @@ class DeployOptions:
     scrape_interval: str = "30s"
 
 
+# Kubernetes' label syntax (apimachinery validation): a value is empty or up to 63
+# alphanumerics with `-_.` inside; a key is such a name, optionally prefixed by a DNS
+# subdomain and `/`. The API server refuses anything else, so the whole apply fails.
+_LABEL_VALUE = re.compile(r"^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
+_DNS_SUBDOMAIN = re.compile(
+    r"^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$"
+)
+MAX_LABEL = 63
+
+
+def check_label(key: str, value: str) -> None:
+    """ValueError unless the API server accepts `key: value` as an object label."""
+    prefix, _, name = key.rpartition("/")
+    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+        raise ValueError(f"label key {key!r}: the prefix must be a DNS subdomain")
+    if not name or len(name) > MAX_LABEL or not _LABEL_VALUE.match(name):
+        raise ValueError(
+            f"label key {key!r} is not a Kubernetes label name "
+            f"(at most {MAX_LABEL} of [A-Za-z0-9-_.], starting and ending alphanumeric)"
+        )
+    if len(value) > MAX_LABEL or not _LABEL_VALUE.match(value):
+        raise ValueError(
+            f"label {key!r}: {value!r} is not a Kubernetes label value "
+            f"(at most {MAX_LABEL} of [A-Za-z0-9-_.], starting and ending alphanumeric)"
+        )
+
+
 def k8s_name(text: str) -> str:
     """A DNS-1123 name from a uid or spec name: lower case, `-` for anything else."""
     name = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
