@@ -11,7 +11,8 @@ from decimal import Decimal
 from typing import Literal
 
 from exporter import catalog
-from rulegen import durations, naming, promql, spec
+from rulegen import durations, k8s, naming, promql, spec
+from rulegen import slo_dashboards as sd
 from rulegen.errors import Issue, SpecError
 from rulegen.promql import Selector
 from rulegen.windows import (
@@ -201,7 +202,7 @@ def _sli(s: spec.SLI, spec_labels: dict[str, str], path: Path_, issues: _Issues)
             _threshold(s.latency.threshold),
             _group_by(s.latency.group_by, spec_labels, (*p, "group_by"), issues),
         )
-        _check_histogram(latency, p, issues)
+        _check_histogram(latency, s.latency.buckets, p, issues)
         return latency
     if s.probe is not None:
         p = (*path, "probe")
@@ -215,7 +216,9 @@ def _sli(s: spec.SLI, spec_labels: dict[str, str], path: Path_, issues: _Issues)
     return Raw(s.raw.errors, s.raw.total)
 
 
-def _check_histogram(sli: Latency, path: Path_, issues: _Issues) -> None:
+def _check_histogram(
+    sli: Latency, declared: list[float] | None, path: Path_, issues: _Issues
+) -> None:
     sel = sli.histogram
     if sel.metric.endswith(("_bucket", "_count", "_sum")):
         issues.add(
@@ -224,18 +227,26 @@ def _check_histogram(sli: Latency, path: Path_, issues: _Issues) -> None:
     if "le" in sel.label_names():
         issues.add((*path, "histogram"), "must not match on `le`; the threshold selects the bucket")
     family = catalog.BY_NAME.get(sel.metric)
-    if family is None:
-        return  # not ours: trusted, as CONTRACT §3 says
-    if family.kind is not catalog.Kind.HISTOGRAM:
+    if family is not None and declared is not None:
+        issues.add(
+            (*path, "buckets"),
+            f"{sel.metric} is in the exporter catalog, which declares its buckets; remove this",
+        )
+    if family is not None and family.kind is not catalog.Kind.HISTOGRAM:
         issues.add(
             (*path, "histogram"),
             f"{sel.metric} is a {family.kind.value} in the exporter catalog, not a histogram",
         )
-    elif not any(Decimal(repr(b)) == sli.threshold for b in family.buckets):
-        buckets = ", ".join(f"{b:g}" for b in family.buckets)
+        return
+    # Without declared buckets a histogram from another exporter is trusted; the absent
+    # alert then watches the threshold's bucket series.
+    buckets = family.buckets if family is not None else declared
+    if buckets is not None and not any(Decimal(repr(b)) == sli.threshold for b in buckets):
+        listed = ", ".join(f"{b:g}" for b in buckets)
         issues.add(
             (*path, "threshold"),
-            f"{sli.threshold}s is not a bucket boundary of {sel.metric} (buckets: {buckets})",
+            f"{sli.threshold}s is not a bucket boundary of {sel.metric} (buckets: {listed}): "
+            "its bucket series would never exist and the SLO could never burn",
         )
 
 
@@ -320,6 +331,27 @@ def _alert_labels(
     return tuple(labels.items())
 
 
+def _check_uids(file: spec.SpecFile, issues: _Issues) -> None:
+    """Each dashboard becomes a ConfigMap named from its uid: two uids that map to one name
+    (`team_a` and `Team-A`) would drop a dashboard and fail `kubectl apply -k`."""
+    taken: dict[str, tuple[str, str]] = {}  # ConfigMap name -> (which dashboard, uid)
+    if file.slos:
+        for uid in (sd.OVERVIEW_UID, sd.DETAIL_UID):
+            taken[k8s.configmap_name(uid)] = ("the generated SLO dashboard", uid)
+    for i, dash in enumerate(file.dashboards):
+        name = k8s.configmap_name(dash.uid)
+        if name in taken:
+            which, uid = taken[name]
+            message = (
+                f"uid {dash.uid!r} is already used by {which}"
+                if uid == dash.uid
+                else f"uid {dash.uid!r} and {which} (uid {uid!r}) both become the ConfigMap "
+                f"{name!r}; uids must differ in more than case and `_`/`-`"
+            )
+            issues.add(("dashboards", i, "uid"), message)
+        taken.setdefault(name, (f"dashboards[{i}]", dash.uid))
+
+
 def build(file: spec.SpecFile, doc: Document, name: str) -> Model:
     """Check cross-field rules and return the model; raise SpecError listing every problem."""
     issues = _Issues(doc)
@@ -395,14 +427,7 @@ def build(file: spec.SpecFile, doc: Document, name: str) -> Model:
                 else None,
             )
         )
-    uids: dict[str, int] = {}
-    for i, dash in enumerate(file.dashboards):
-        if dash.uid in uids:
-            issues.add(
-                ("dashboards", i, "uid"),
-                f"uid {dash.uid!r} is already used by dashboards[{uids[dash.uid]}]",
-            )
-        uids.setdefault(dash.uid, i)
+    _check_uids(file, issues)
     if issues.items:
         raise SpecError(name, issues.items)
     external = file.external_metrics

@@ -49,14 +49,24 @@ def errors(sli: SLI, window: int) -> str:
             return f"({errs} or 0 * {total(sli, window)})"
 
 
-def presence(sli: SLI, base: int) -> str:
-    """What must have series for the SLI to be measurable (the argument of absent())."""
+def presence(sli: SLI, base: int) -> tuple[str, ...]:
+    """What must have series for the SLI to be measurable: each the argument of an absent().
+
+    A latency SLI also needs its threshold's bucket: with `_count` present and no such
+    bucket (a threshold that is not a bucket bound) it would record nothing, silently.
+    """
     match sli:
         case Ratio():
-            return sli.total.render()
+            return (sli.total.render(),)
         case Latency():
-            return sli.histogram.render(suffix="_count")
+            # Always a regex on `le`, so absent() copies the same labels for both.
+            forms = promql.le_values(sli.threshold)
+            le = promql.Matcher("le", "=~", "|".join(promql.regex_literal(f) for f in forms))
+            return (
+                sli.histogram.render(suffix="_count"),
+                sli.histogram.render((le,), suffix="_bucket"),
+            )
         case Probe():
-            return sli.metric.render()
+            return (sli.metric.render(),)
         case Raw():
-            return total(sli, base)
+            return (total(sli, base),)
