@@ -6,6 +6,7 @@ dashboards; outputs are plain objects plus `to_yaml()`. Nothing here touches fil
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -85,6 +86,49 @@ def prometheus_rule(
         },
         "spec": {"groups": groups if isinstance(groups, yamlout.Rendered) else list(groups)},
     }
+
+
+# Client-side `kubectl apply` (the README's command) copies each object, as JSON, into
+# its last-applied-configuration annotation, and an object's annotations may hold at most
+# 256 KiB: a bigger PrometheusRule is refused. The rest of the budget is the object's
+# metadata and what kubectl adds around it.
+MAX_OBJECT_BYTES = 256 * 1024
+MAX_GROUP_BYTES = MAX_OBJECT_BYTES - 16 * 1024
+
+
+def applied_bytes(obj: Any) -> int:
+    """Bytes of `obj` as kubectl stores it in the annotation: Go's json.Marshal, compact,
+    with `<`, `>` and `&` written as \\u003c etc. (6 bytes each; PromQL is full of them)."""
+    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    return len(text.encode()) + 5 * (text.count("<") + text.count(">") + text.count("&"))
+
+
+def group_bytes(group: yamlout.Rendered) -> int:
+    """What one rule group adds to a PrometheusRule: the larger of its JSON (annotation)
+    and its YAML placed under `spec.groups` (the file), which is indented by two."""
+    placed = len(group.text.encode()) + 2 * group.text.count("\n") if group.text else 0
+    return max(applied_bytes(group.data[0]) + 1, placed)
+
+
+def split_rule_groups(groups: yamlout.Rendered) -> list[yamlout.Rendered]:
+    """Whole groups, in order, packed into as few PrometheusRules as keep each under
+    MAX_GROUP_BYTES; a group is never split (Prometheus evaluates it as one)."""
+    chunks: list[list[yamlout.Rendered]] = [[]]
+    used = 0
+    for group in groups.items():
+        size = group_bytes(group)
+        if chunks[-1] and used + size > MAX_GROUP_BYTES:
+            chunks.append([])
+            used = 0
+        chunks[-1].append(group)
+        used += size
+    # No groups at all is still one (empty) PrometheusRule, as the rules file is one file.
+    return [yamlout.Rendered.join(c) for c in chunks if c] or [groups]
+
+
+def prometheus_rule_name(spec: str, index: int) -> str:
+    """The n-th PrometheusRule of a spec: `<spec>`, then `<spec>-2`, `<spec>-3`, ..."""
+    return k8s_name(spec if index == 0 else f"{spec}-{index + 1}")
 
 
 def dashboard_configmap(uid: str, folder: str, dashboard_json: str, opts: DeployOptions) -> JSON:
