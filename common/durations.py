@@ -19,6 +19,11 @@ _UNIT_MS = (
     1,
 )
 
+# Prometheus holds every duration in a Go time.Duration (int64 nanoseconds): anything
+# longer than about 292 years is "duration out of range" (`for: 1000y`).
+MAX_MS = (2**63 - 1) // 1_000_000
+MAX_TEXT = "106751d23h47m16s854ms"
+
 MINUTE = 60
 HOUR = 3600
 DAY = 86_400
@@ -32,6 +37,8 @@ def parse_ms(text: str) -> int:
     total = sum(int(g) * mult for g, mult in zip(match.groups(), _UNIT_MS, strict=True) if g)
     if total <= 0:
         raise ValueError(f"duration {text!r} must be greater than zero")
+    if total > MAX_MS:
+        raise ValueError(f"duration {text!r} is out of range for Prometheus (at most {MAX_TEXT})")
     return total
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from common.durations import format_seconds
+from common.issues import Issue, json_path
 from rulegen import dashboards, k8s, lint, locate, naming, rules, tests_gen, yamlout
 from rulegen import grafana as g
 from rulegen import slo_dashboards as sd
@@ -45,6 +46,8 @@ class Parts:
 
     model: Model
     groups: yamlout.Rendered  # the rule groups, written once, placed in two files
+    # The same groups cut into PrometheusRules small enough for `kubectl apply`.
+    rule_objects: tuple[yamlout.Rendered, ...]
     dashboards: tuple[Dashboard, ...]
     deploy: k8s.DeployOptions
 
@@ -96,6 +99,24 @@ class EachDashboard:
             yield self._path(d), self.render(parts, d)
 
 
+@dataclass(frozen=True)
+class EachRuleObject:
+    """One file per PrometheusRule; `{n}` in its path is empty for the first, then -2, -3..."""
+
+    path: str
+    render: Callable[[Parts, int], str]
+    kubernetes: bool = False
+
+    def paths(self, parts: Parts) -> list[str]:
+        return [
+            self.path.format(n=f"-{i + 1}" if i else "") for i in range(len(parts.rule_objects))
+        ]
+
+    def files(self, parts: Parts) -> Iterator[tuple[str, str]]:
+        for i, path in enumerate(self.paths(parts)):
+            yield path, self.render(parts, i)
+
+
 # ----------------------------------------------------------------------------- renderers
 
 
@@ -123,8 +144,9 @@ def _provisioning_datasources(p: Parts) -> str:
     return _yaml(k8s.datasource_example(p.deploy))
 
 
-def _prometheus_rule(p: Parts) -> str:
-    return _yaml(k8s.prometheus_rule(p.model.name, p.groups, p.deploy))
+def _prometheus_rule(p: Parts, index: int) -> str:
+    name = k8s.prometheus_rule_name(p.model.name, index)
+    return _yaml(k8s.prometheus_rule(name, p.rule_objects[index], p.deploy))
 
 
 def _dashboard_configmap(p: Parts, d: Dashboard) -> str:
@@ -151,7 +173,7 @@ BUNDLE: tuple[Output, ...] = (
     EachDashboard("dashboards/{uid}.json", _dashboard_json),
     One("dashboards/provisioning/dashboards.yml", _provisioning_dashboards),
     One("dashboards/provisioning/datasources.yml", _provisioning_datasources),
-    One(f"{DEPLOY_DIR}/prometheusrule.yaml", _prometheus_rule, kubernetes=True),
+    EachRuleObject(f"{DEPLOY_DIR}/prometheusrule{{n}}.yaml", _prometheus_rule, kubernetes=True),
     EachDashboard(f"{DEPLOY_DIR}/{{configmap}}.yaml", _dashboard_configmap, kubernetes=True),
     One(f"{DEPLOY_DIR}/kustomization.yaml", _kustomization),
     # An example to adapt, not a Kubernetes object: kept out of `kubectl apply -k`.
@@ -177,9 +199,11 @@ def render(model: Model) -> dict[str, str]:
 
 def parts_of(model: Model) -> Parts:
     """Render once what several files hold: the rule groups and every dashboard."""
+    groups = yamlout.Rendered([group.as_dict() for group in rules.groups(model)])
     return Parts(
         model=model,
-        groups=yamlout.Rendered([group.as_dict() for group in rules.groups(model)]),
+        groups=groups,
+        rule_objects=tuple(_rule_objects(model, groups)),
         dashboards=tuple(_rendered(d, folder) for d, folder in _dashboards(model)),
         deploy=k8s.DeployOptions(
             namespace=model.outputs.namespace,
@@ -187,6 +211,30 @@ def parts_of(model: Model) -> Parts:
             scrape_interval=format_seconds(model.scrape_interval),
         ),
     )
+
+
+def _rule_objects(model: Model, groups: yamlout.Rendered) -> list[yamlout.Rendered]:
+    """The groups cut into PrometheusRules; SpecError if one group alone is too big."""
+    issues = []
+    for group in groups.items():
+        size = k8s.group_bytes(group)
+        if size > k8s.MAX_GROUP_BYTES:
+            name = str(group.data[0]["name"])
+            path = locate.group_path(model, name)
+            line, col = model.doc.position(path) if model.doc is not None else (1, 1)
+            issues.append(
+                Issue(
+                    line,
+                    col,
+                    json_path(path),
+                    f"rule group {name} is {size} bytes serialized; a PrometheusRule must stay "
+                    f"under {k8s.MAX_OBJECT_BYTES // 1024} KiB for `kubectl apply`, and a group "
+                    "cannot be split: shorten its expressions or annotations",
+                )
+            )
+    if issues:
+        raise SpecError(model.file, issues)
+    return k8s.split_rule_groups(groups)
 
 
 def _rendered(d: g.Dashboard, folder: str) -> Dashboard:

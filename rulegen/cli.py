@@ -95,7 +95,7 @@ def validate(spec: Path) -> None:
 @click.option(
     "--check",
     is_flag=True,
-    help="Write nothing; exit 1 with a diff if any generated file is stale.",
+    help="Write nothing; exit 1 with a diff if any generated file is stale or no longer generated.",
 )
 def render(spec: Path, out: Path | None, check: bool) -> None:
     """Write the bundle of SPEC: alerts/, dashboards/ and deploy/generated/."""
@@ -107,16 +107,20 @@ def render(spec: Path, out: Path | None, check: bool) -> None:
         text = _guard(lambda: writer.diff(root, files))
         if text:
             click.echo(text, nl=False)
+            for rel in _guard(lambda: writer.plan(root, files)).removed:
+                click.echo(f"{root / rel}: no longer generated", err=True)
             click.echo(
                 f"{root}: generated files are stale; run `idp-rulegen render {spec}`", err=True
             )
             sys.exit(EXIT_FAILED)
         click.echo(f"{root}: {len(files)} generated files are up to date", err=True)
         return
-    written = _guard(lambda: writer.write(root, files))
-    for rel in written:
+    done = _guard(lambda: writer.write(root, files))
+    for rel in done.written:
         click.echo(f"wrote {root / rel}", err=True)
-    if not written:
+    for rel in done.removed:
+        click.echo(f"removed {root / rel} (no longer generated)", err=True)
+    if not done.written and not done.removed:
         click.echo(f"{root}: {len(files)} generated files already up to date", err=True)
 
 

@@ -6,6 +6,7 @@ dashboards; outputs are plain objects plus `to_yaml()`. Nothing here touches fil
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,33 @@ class DeployOptions:
     scrape_interval: str = "30s"
 
 
+# Kubernetes' label syntax (apimachinery validation): a value is empty or up to 63
+# alphanumerics with `-_.` inside; a key is such a name, optionally prefixed by a DNS
+# subdomain and `/`. The API server refuses anything else, so the whole apply fails.
+_LABEL_VALUE = re.compile(r"^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
+_DNS_SUBDOMAIN = re.compile(
+    r"^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$"
+)
+MAX_LABEL = 63
+
+
+def check_label(key: str, value: str) -> None:
+    """ValueError unless the API server accepts `key: value` as an object label."""
+    prefix, _, name = key.rpartition("/")
+    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+        raise ValueError(f"label key {key!r}: the prefix must be a DNS subdomain")
+    if not name or len(name) > MAX_LABEL or not _LABEL_VALUE.match(name):
+        raise ValueError(
+            f"label key {key!r} is not a Kubernetes label name "
+            f"(at most {MAX_LABEL} of [A-Za-z0-9-_.], starting and ending alphanumeric)"
+        )
+    if len(value) > MAX_LABEL or not _LABEL_VALUE.match(value):
+        raise ValueError(
+            f"label {key!r}: {value!r} is not a Kubernetes label value "
+            f"(at most {MAX_LABEL} of [A-Za-z0-9-_.], starting and ending alphanumeric)"
+        )
+
+
 def k8s_name(text: str) -> str:
     """A DNS-1123 name from a uid or spec name: lower case, `-` for anything else."""
     name = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
@@ -58,6 +86,49 @@ def prometheus_rule(
         },
         "spec": {"groups": groups if isinstance(groups, yamlout.Rendered) else list(groups)},
     }
+
+
+# Client-side `kubectl apply` (the README's command) copies each object, as JSON, into
+# its last-applied-configuration annotation, and an object's annotations may hold at most
+# 256 KiB: a bigger PrometheusRule is refused. The rest of the budget is the object's
+# metadata and what kubectl adds around it.
+MAX_OBJECT_BYTES = 256 * 1024
+MAX_GROUP_BYTES = MAX_OBJECT_BYTES - 16 * 1024
+
+
+def applied_bytes(obj: Any) -> int:
+    """Bytes of `obj` as kubectl stores it in the annotation: Go's json.Marshal, compact,
+    with `<`, `>` and `&` written as \\u003c etc. (6 bytes each; PromQL is full of them)."""
+    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    return len(text.encode()) + 5 * (text.count("<") + text.count(">") + text.count("&"))
+
+
+def group_bytes(group: yamlout.Rendered) -> int:
+    """What one rule group adds to a PrometheusRule: the larger of its JSON (annotation)
+    and its YAML placed under `spec.groups` (the file), which is indented by two."""
+    placed = len(group.text.encode()) + 2 * group.text.count("\n") if group.text else 0
+    return max(applied_bytes(group.data[0]) + 1, placed)
+
+
+def split_rule_groups(groups: yamlout.Rendered) -> list[yamlout.Rendered]:
+    """Whole groups, in order, packed into as few PrometheusRules as keep each under
+    MAX_GROUP_BYTES; a group is never split (Prometheus evaluates it as one)."""
+    chunks: list[list[yamlout.Rendered]] = [[]]
+    used = 0
+    for group in groups.items():
+        size = group_bytes(group)
+        if chunks[-1] and used + size > MAX_GROUP_BYTES:
+            chunks.append([])
+            used = 0
+        chunks[-1].append(group)
+        used += size
+    # No groups at all is still one (empty) PrometheusRule, as the rules file is one file.
+    return [yamlout.Rendered.join(c) for c in chunks if c] or [groups]
+
+
+def prometheus_rule_name(spec: str, index: int) -> str:
+    """The n-th PrometheusRule of a spec: `<spec>`, then `<spec>-2`, `<spec>-3`, ..."""
+    return k8s_name(spec if index == 0 else f"{spec}-{index + 1}")
 
 
 def dashboard_configmap(uid: str, folder: str, dashboard_json: str, opts: DeployOptions) -> JSON:

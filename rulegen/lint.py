@@ -22,6 +22,7 @@ import promql_parser as pp
 
 from common import catalog
 from rulegen import grafana
+from rulegen.promql import children
 
 JSON = dict[str, Any]
 
@@ -185,23 +186,6 @@ def expand_variables(expr: str, defined: Iterable[str]) -> tuple[str, list[str]]
 def variable_stand_in(name: str) -> str:
     """What `$name` expands to: valid in a matcher value and as a label name, and traceable."""
     return f"__{name}__"
-
-
-def children(node: Any) -> tuple[Any, ...]:
-    """Direct sub-expressions of a promql-parser node."""
-    if isinstance(node, pp.BinaryExpr):
-        return (node.lhs, node.rhs)
-    if isinstance(node, pp.AggregateExpr):
-        if node.param is not None and not isinstance(node.param, int | float | str):
-            return (node.param, node.expr)
-        return (node.expr,)
-    if isinstance(node, pp.Call):
-        return tuple(node.args)
-    if isinstance(node, pp.ParenExpr | pp.UnaryExpr | pp.SubqueryExpr):
-        return (node.expr,)
-    if isinstance(node, pp.MatrixSelector):
-        return (node.vector_selector,)
-    return ()
 
 
 def selectors(node: Any) -> list[Any]:

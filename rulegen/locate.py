@@ -73,7 +73,13 @@ def _rule_path(model: Model, w: lint.Where) -> JsonPath:
     for i, a in enumerate(model.alerts):
         if a.name == w.rule_name:
             return ("alerts", i, "expr")
+    path = group_path(model, w.group)
+    return (*path, "sli") if path[:1] == ("slos",) else path
+
+
+def group_path(model: Model, group: str) -> JsonPath:
+    """The spec path a rule group comes from: its SLO, or the threshold alerts."""
     for i, s in enumerate(model.slos):
-        if w.group in (naming.fast_group(s.name), naming.slow_group(s.name)):
-            return ("slos", i, "sli")
-    return ()
+        if group in (naming.fast_group(s.name), naming.slow_group(s.name)):
+            return ("slos", i)
+    return ("alerts",) if model.alerts else ()

@@ -14,7 +14,8 @@ from common import durations
 from common.issues import Issue, json_path
 from common.issues import JsonPath as Path_
 from common.yamlsafe import Document
-from rulegen import naming, sli, spec
+from rulegen import k8s, naming, sli, spec
+from rulegen import slo_dashboards as sd
 from rulegen.errors import SpecError
 from rulegen.sli.base import SLI
 from rulegen.windows import (
@@ -309,6 +310,27 @@ def _camel_case(name: str, path: Path_, issues: _Issues) -> None:
         )
 
 
+def _check_uids(file: spec.SpecFile, issues: _Issues) -> None:
+    """Each dashboard becomes a ConfigMap named from its uid: two uids that map to one name
+    (`team_a` and `Team-A`) would drop a dashboard and fail `kubectl apply -k`."""
+    taken: dict[str, tuple[str, str]] = {}  # ConfigMap name -> (which dashboard, uid)
+    if file.slos:
+        for uid in (sd.OVERVIEW_UID, sd.DETAIL_UID):
+            taken[k8s.configmap_name(uid)] = ("the generated SLO dashboard", uid)
+    for i, dash in enumerate(file.dashboards):
+        name = k8s.configmap_name(dash.uid)
+        if name in taken:
+            which, uid = taken[name]
+            message = (
+                f"uid {dash.uid!r} is already used by {which}"
+                if uid == dash.uid
+                else f"uid {dash.uid!r} and {which} (uid {uid!r}) both become the ConfigMap "
+                f"{name!r}; uids must differ in more than case and `_`/`-`"
+            )
+            issues.add(("dashboards", i, "uid"), message)
+        taken.setdefault(name, (f"dashboards[{i}]", dash.uid))
+
+
 def build(file: spec.SpecFile, doc: Document, name: str) -> Model:
     """Check cross-field rules and return the model; raise SpecError listing every problem."""
     issues = _Issues(doc)
@@ -320,7 +342,7 @@ def build(file: spec.SpecFile, doc: Document, name: str) -> Model:
         issues.add(("defaults", "scrape_interval"), "must be at most 10m")
     slos = _slos(file, scrape, issues)
     alerts = _threshold_alerts(file, {s.alert_name for s in slos}, issues)
-    _check_dashboard_uids(file.dashboards, issues)
+    _check_uids(file, issues)
     if issues.items:
         raise SpecError(name, issues.items)
     external = file.external_metrics
@@ -434,17 +456,6 @@ def _threshold_alerts(
             )
         )
     return alerts
-
-
-def _check_dashboard_uids(dashboards: list[spec.Dashboard], issues: _Issues) -> None:
-    uids: dict[str, int] = {}
-    for i, dash in enumerate(dashboards):
-        if dash.uid in uids:
-            issues.add(
-                ("dashboards", i, "uid"),
-                f"uid {dash.uid!r} is already used by dashboards[{uids[dash.uid]}]",
-            )
-        uids.setdefault(dash.uid, i)
 
 
 def load(path: str) -> Model:

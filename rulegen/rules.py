@@ -148,16 +148,17 @@ def burn_description(slo: SLO, tier: Tier, value: str, description: str) -> str:
 
 def absent_description(slo: SLO) -> str:
     return (
-        f"Nothing matches {slo.sli.presence(slo.base)}, so SLO {slo.name} cannot be "
-        "measured and its burn-rate alerts cannot fire."
+        f"Nothing matches {' or '.join(slo.sli.presence(slo.base))}, so SLO {slo.name} "
+        "cannot be measured and its burn-rate alerts cannot fire."
     )
 
 
 def absent_alert(model: Model, slo: SLO) -> Alerting:
-    target = slo.sli.presence(slo.base)
+    # `or on()`: one alert, with the labels of the first absent() that fires.
+    expr = " or on() ".join(f"absent({t})" for t in slo.sli.presence(slo.base))
     return Alerting(
         alert=naming.ABSENT_ALERT,
-        expr=f"absent({target})",
+        expr=expr,
         for_=ABSENT_FOR,
         labels=_dedupe((*common_labels(model, slo), (naming.LABEL_SEVERITY, ABSENT_SEVERITY))),
         annotations=_annotations(

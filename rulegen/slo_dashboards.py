@@ -200,7 +200,8 @@ def detail(slos: Sequence[SloView], schema_version: int = g.DEFAULT_SCHEMA_VERSI
     """One SLO, chosen by the `slo` variable: its summary, SLI, budget, burn rates, alerts."""
     every = [s.name for s in slos]
     ratio = _period_ratio(slos, _SLO)
-    burn = _burn_rates(slos, every)
+    # With alerting off for every SLO there is no alert window, so no burn rate to plot.
+    burn = [g.Row("Burn rate", (_burn_rates(slos, every),))] if any(s.tiers for s in slos) else []
     return g.Dashboard(
         uid=DETAIL_UID,
         title="SLO detail",
@@ -209,8 +210,7 @@ def detail(slos: Sequence[SloView], schema_version: int = g.DEFAULT_SCHEMA_VERSI
             g.Row("Summary", _summary(slos, ratio)),
             g.Row("SLI", (_sli_over_time(slos, every, ratio),)),
             g.Row("Error budget", (_burn_down(slos, every),)),
-            # No SLO with a burn tier (all alerts disabled): no burn rates to draw.
-            *((g.Row("Burn rate", (burn,)),) if burn.targets else ()),
+            *burn,
             g.Row("Events", (_event_rates(slos, every),)),
             g.Row("Alerts", _alerts()),
         ),

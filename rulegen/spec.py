@@ -28,7 +28,7 @@ from pydantic_core import ErrorDetails
 from common import durations, yamlsafe
 from common.issues import Issue, LocatedError, pydantic_message, validation_issues
 from common.yamlsafe import Document
-from rulegen import promql
+from rulegen import gotemplate, k8s, promql
 from rulegen.errors import SpecError
 
 API_VERSION = "idp-slo/v1"
@@ -161,9 +161,33 @@ def _text(value: str) -> str:
     return value.strip()
 
 
-def _promql(value: str) -> str:
-    promql.check_expr(value)
+def _alert_promql(value: str) -> str:
+    promql.check_alert_expr(value)
     return value.strip()
+
+
+def _template(value: str) -> str:
+    """Prometheus expands annotations as Go templates: one that does not parse fails the rule."""
+    try:
+        gotemplate.check(value)
+    except gotemplate.TemplateError as exc:
+        raise ValueError(
+            f"invalid template (Prometheus expands it as a Go template): {exc}"
+        ) from None
+    return value
+
+
+def _no_template(value: str) -> str:
+    if "{{" in value:
+        # It becomes a label of every alert, and alert labels are expanded as templates.
+        raise ValueError("must not contain template syntax '{{'")
+    return value
+
+
+def _kube_labels(value: dict[str, str]) -> dict[str, str]:
+    for key, text in value.items():
+        k8s.check_label(key, text)
+    return value
 
 
 def _selector(value: str) -> str:
@@ -173,6 +197,11 @@ def _selector(value: str) -> str:
 
 def _raw(value: str) -> str:
     promql.check_raw(value)
+    return value.strip()
+
+
+def _raw_total(value: str) -> str:
+    promql.check_raw_total(value)
     return value.strip()
 
 
@@ -186,6 +215,9 @@ def _threshold(value: str | float) -> str | float:
         durations.parse_ms(value)
     elif not value > 0:
         raise ValueError("must be a positive duration or number of seconds")
+    elif value == float("inf"):
+        # le="+Inf" counts every request as fast: an SLO that can never burn.
+        raise ValueError("must be finite: the +Inf bucket holds every request")
     return value
 
 
@@ -199,9 +231,11 @@ Labels = Annotated[dict[str, str], AfterValidator(_labels)]
 Runbook = Annotated[str, AfterValidator(_runbook)]
 MetricName = Annotated[str, AfterValidator(_metric_name)]
 Text = Annotated[str, AfterValidator(_text)]
-PromQL = Annotated[str, AfterValidator(_promql)]
+AlertPromQL = Annotated[str, AfterValidator(_alert_promql)]
+Template = Annotated[str, AfterValidator(_template)]
 SelectorText = Annotated[str, AfterValidator(_selector)]
 RawPromQL = Annotated[str, AfterValidator(_raw)]
+RawTotal = Annotated[str, AfterValidator(_raw_total)]
 Severity = Annotated[str, AfterValidator(_severity)]
 
 
@@ -255,6 +289,9 @@ class RatioSLI(_Spec):
 class LatencySLI(_Spec):
     histogram: SelectorText
     threshold: Annotated[str | float, AfterValidator(_threshold)]
+    # The histogram's bucket bounds (seconds), for one outside the exporter catalog: the
+    # threshold must be one of them, or the SLI reads a series that never exists.
+    buckets: list[float] | None = Field(default=None, min_length=1)
     group_by: list[LabelName] = []
 
 
@@ -267,7 +304,7 @@ class RawSLI(_Spec):
     """Full PromQL: error and total events, or an error ratio computed elsewhere."""
 
     errors: RawPromQL | None = None
-    total: RawPromQL | None = None
+    total: RawTotal | None = None
     error_ratio: RawPromQL | None = None
 
     @model_validator(mode="after")
@@ -326,7 +363,7 @@ class SLOAlerting(_Spec):
 
 class SLO(_Spec):
     name: Name
-    service: Text | None = None
+    service: Annotated[Text, AfterValidator(_no_template)] | None = None
     description: str = ""
     objective: float = Field(gt=0, lt=100)
     window: Duration | None = None
@@ -336,13 +373,13 @@ class SLO(_Spec):
 
 class Alert(_Spec):
     name: AlertName
-    expr: PromQL
+    expr: AlertPromQL
     for_: Duration | None = Field(default=None, alias="for")
     severity: Severity
     labels: Labels = {}
     annotations: Annotations = {}
-    summary: Text
-    description: Text | None = None
+    summary: Annotated[Text, AfterValidator(_template)]
+    description: Annotated[Text, AfterValidator(_template)] | None = None
     runbook: Runbook | None = None
     runbook_url: URL | None = None  # wins over defaults.runbook_url + runbook
 
@@ -384,7 +421,9 @@ class Outputs(_Spec):
 
     namespace: Name = "monitoring"
     # kube-prometheus-stack selects PrometheusRules by its Helm release label.
-    rule_labels: Labels = {"release": "kube-prometheus-stack"}
+    rule_labels: Annotated[dict[str, str], AfterValidator(_kube_labels)] = {
+        "release": "kube-prometheus-stack"
+    }
     # Grafana migrates older dashboards on load; 39 is read by Grafana 10.x and 11.x.
     schema_version: int = Field(default=39, ge=36, le=42)
 

@@ -365,7 +365,7 @@ class _SLOTests:
     @functools.cached_property
     def _absent_labels(self) -> dict[str, str]:
         alert = rules.absent_alert(self.model, self.slo)
-        return {**_absent_labels(self.slo.sli.presence(self.slo.base)), **dict(alert.labels)}
+        return {**_absent_labels(self.slo.sli.presence(self.slo.base)[0]), **dict(alert.labels)}
 
     def absent_check(self, at: int) -> ExprCheck:
         labels = {"alertname": naming.ABSENT_ALERT, "alertstate": "firing", **self._absent_labels}

@@ -108,14 +108,34 @@ class Rendered:
     """A non-empty list written once and placed, as is, wherever it is a mapping's value:
     the rule groups go into the rules file and again into the PrometheusRule."""
 
-    def __init__(self, data: list[Any]) -> None:
+    def __init__(self, data: list[Any], text: str | None = None) -> None:
         self.data = data
-        out: list[str] = []
-        try:
-            _write(data, 0, out)
-        except _OpenEnded:
-            out = []  # cannot be moved as text: written again where it is placed
-        self.text = "".join(out)
+        if text is None:
+            out: list[str] = []
+            try:
+                _write(data, 0, out)
+            except _OpenEnded:
+                out = []  # cannot be moved as text: written again where it is placed
+            text = "".join(out)
+        self.text = text
+
+    def items(self) -> list[Rendered]:
+        """Each item on its own, its text cut from this one (nothing is written again)."""
+        if not self.text:
+            return [Rendered([item]) for item in self.data]
+        # Items start at column 0 with "- "; everything inside them is indented.
+        starts = [m.start() for m in re.finditer(r"(?m)^- ", self.text)]
+        ends = [*starts[1:], len(self.text)]
+        return [
+            Rendered([item], self.text[a:b])
+            for item, a, b in zip(self.data, starts, ends, strict=True)
+        ]
+
+    @staticmethod
+    def join(parts: list[Rendered]) -> Rendered:
+        texts = [p.text for p in parts]
+        text = "".join(texts) if all(texts) else None
+        return Rendered([item for p in parts for item in p.data], text)
 
     def placed(self, indent: int) -> str:
         return re.sub(r"(?m)^(?!$)", " " * indent, self.text) if indent else self.text

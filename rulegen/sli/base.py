@@ -50,8 +50,9 @@ class SLI(Protocol):
         """All events over `window`, aggregated like `error_events`."""
         ...
 
-    def presence(self, base: int) -> str:
-        """What must have series for the SLI to be measurable (the argument of absent())."""
+    def presence(self, base: int) -> tuple[str, ...]:
+        """What must have series for the SLI to be measurable: each the argument of an
+        absent()."""
         ...
 
     def describe(self) -> str:

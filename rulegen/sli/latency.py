@@ -35,8 +35,16 @@ class Latency:
         good_ = aggregate(f"rate({bucket}[{format_seconds(window)}])", self.group_by)
         return f"({self.total_events(window)} - {good_})"
 
-    def presence(self, base: int) -> str:
-        return self.histogram.render(suffix="_count")
+    def presence(self, base: int) -> tuple[str, ...]:
+        """`_count` and the threshold's bucket: with `_count` present and no such bucket (a
+        threshold that is not a bucket bound) the SLI would record nothing, silently."""
+        # Always a regex on `le`, so absent() copies the same labels for both.
+        forms = promql.le_values(self.threshold)
+        le = promql.Matcher("le", "=~", "|".join(promql.regex_literal(f) for f in forms))
+        return (
+            self.histogram.render(suffix="_count"),
+            self.histogram.render((le,), suffix="_bucket"),
+        )
 
     def describe(self) -> str:
         return f"latency <= {promql.number(self.threshold)}s"
@@ -78,27 +86,35 @@ def build(part: spec.LatencySLI, ctx: Context) -> Latency:
     sli = Latency(
         promql.selector(part.histogram), _threshold(part.threshold), ctx.group_by(part.group_by)
     )
-    _check_histogram(sli, ctx)
+    _check_histogram(sli, part.buckets, ctx)
     return sli
 
 
-def _check_histogram(sli: Latency, ctx: Context) -> None:
+def _check_histogram(sli: Latency, declared: list[float] | None, ctx: Context) -> None:
     sel = sli.histogram
     if sel.metric.endswith(("_bucket", "_count", "_sum")):
         ctx.add(("histogram",), "give the histogram's base name, without _bucket/_count/_sum")
     if "le" in sel.label_names():
         ctx.add(("histogram",), "must not match on `le`; the threshold selects the bucket")
     family = catalog.BY_NAME.get(sel.metric)
-    if family is None:
-        return  # not the exporter's metric: its buckets are the user's to know
-    if family.kind is not catalog.Kind.HISTOGRAM:
+    if family is not None and declared is not None:
+        ctx.add(
+            ("buckets",),
+            f"{sel.metric} is in the exporter catalog, which declares its buckets; remove this",
+        )
+    if family is not None and family.kind is not catalog.Kind.HISTOGRAM:
         ctx.add(
             ("histogram",),
             f"{sel.metric} is a {family.kind.value} in the exporter catalog, not a histogram",
         )
-    elif not any(Decimal(repr(b)) == sli.threshold for b in family.buckets):
-        buckets = ", ".join(f"{b:g}" for b in family.buckets)
+        return
+    # Without declared buckets a histogram from another exporter is trusted; the absent
+    # alert then watches the threshold's bucket series.
+    buckets = family.buckets if family is not None else declared
+    if buckets is not None and not any(Decimal(repr(b)) == sli.threshold for b in buckets):
+        listed = ", ".join(f"{b:g}" for b in buckets)
         ctx.add(
             ("threshold",),
-            f"{sli.threshold}s is not a bucket boundary of {sel.metric} (buckets: {buckets})",
+            f"{sli.threshold}s is not a bucket boundary of {sel.metric} (buckets: {listed}): "
+            "its bucket series would never exist and the SLO could never burn",
         )

@@ -30,8 +30,8 @@ class Probe:
     def error_events(self, window: int) -> str:
         return aggregate(f"1 - {self._up(window)}", self.group_by)
 
-    def presence(self, base: int) -> str:
-        return self.metric.render()
+    def presence(self, base: int) -> tuple[str, ...]:
+        return (self.metric.render(),)
 
     def describe(self) -> str:
         return "probe (time-based)"

@@ -33,8 +33,8 @@ class Ratio:
         errs = aggregate(f"rate({self.errors.render()}[{w}])", self.group_by)
         return f"({errs} or 0 * {self.total_events(window)})"
 
-    def presence(self, base: int) -> str:
-        return self.total.render()
+    def presence(self, base: int) -> tuple[str, ...]:
+        return (self.total.render(),)
 
     def describe(self) -> str:
         return "ratio"

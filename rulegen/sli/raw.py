@@ -30,8 +30,8 @@ class Raw:
         errs = f"sum({promql.fill_window(self.errors, format_seconds(window))})"
         return f"({errs} or 0 * {self.total_events(window)})"
 
-    def presence(self, base: int) -> str:
-        return self.total_events(base)
+    def presence(self, base: int) -> tuple[str, ...]:
+        return (self.total_events(base),)
 
     def describe(self) -> str:
         return "raw"

@@ -202,6 +202,7 @@ def test_good_spec_renders(tmp_path: Path) -> None:
         ("unit: short", "unit: things", "13:19: dashboards[0].rows[0].panels[0].unit:"),
         ("            description: Pending workflows.\n", "", "dashboards[0].rows[0].panels[0]:"),
         ("uid: argo", "uid: slo-overview", "dashboards[0].uid:"),
+        ("uid: argo", "uid: SLO_Overview", "dashboards[0].uid: uid 'SLO_Overview' and the"),
     ],
     ids=[
         "unknown-idp-metric",
@@ -209,6 +210,7 @@ def test_good_spec_renders(tmp_path: Path) -> None:
         "bad-unit",
         "no-description",
         "uid-of-a-generated-dashboard",
+        "uid-mapping-to-a-generated-configmap",
     ],
 )
 def test_lint_errors_are_located_exit_2_and_write_nothing(
@@ -220,6 +222,20 @@ def test_lint_errors_are_located_exit_2_and_write_nothing(
     assert code == 2
     assert located in err, err
     assert "nothing written" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.yaml"]
+
+
+@pytest.mark.parametrize("other", ["argo_x", "Argo-X", "ARGO_X"])
+def test_uids_that_map_to_one_configmap_name_both_named(tmp_path: Path, other: str) -> None:
+    """`argo-x` and `argo_x` (or `Argo-X`) would both be grafana-dashboard-argo-x: one
+    dashboard dropped and `kubectl kustomize` failing, so the rules would not deploy."""
+    second = f"  - uid: {other}\n    title: Other\n"
+    text = (HEAD + GOOD_PANEL).replace("uid: argo", "uid: argo-x") + second
+    code, err = _render(tmp_path, text)
+    assert code == 2, err
+    line = text.splitlines().index(f"  - uid: {other}") + 1
+    assert f"spec.yaml:{line}:10: dashboards[1].uid: uid {other!r} and dashboards[0] " in err, err
+    assert "(uid 'argo-x') both become the ConfigMap 'grafana-dashboard-argo-x'" in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.yaml"]
 
 

@@ -122,3 +122,13 @@ def test_grouped_slos_get_one_line_per_group() -> None:
 
 def test_rendering_is_byte_stable() -> None:
     assert g.to_json(g.render(sd.detail(SLOS))) == g.to_json(g.render(sd.detail(SLOS)))
+
+
+def test_slos_with_alerting_off_everywhere_lint_clean() -> None:
+    """Every SLO with `page: false, ticket: false`: no alert window, so no burn-rate row
+    (it was a panel without targets, and `validate` refused a valid spec)."""
+    silent = (SLOS[-1],)
+    detail = g.render(sd.detail(silent))
+    assert lint.lint_bundle([detail], _recorded(silent)) == []
+    assert "Burn rate per alert window" not in _titles(detail)
+    assert "Burn rate per alert window" in _titles(g.render(sd.detail(SLOS)))

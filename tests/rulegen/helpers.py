@@ -37,3 +37,13 @@ def run_promtool(promtool_bin: str, *args: str) -> subprocess.CompletedProcess[s
     return subprocess.run(
         [promtool_bin, *args], capture_output=True, text=True, check=False, timeout=600
     )
+
+
+def assert_refused(spec_path: Path, line: int, path: str, message: str) -> None:
+    """`validate` exits 2 with an error at `line` (counted in the body, after HEAD) of
+    `path` whose message contains `message`."""
+    result = cli("validate", str(spec_path))
+    assert result.exit_code == 2, result.output
+    where = f"{spec_path}:{line + HEAD.count(chr(10))}:"
+    errors = [e for e in result.stderr.splitlines() if e.startswith(where)]
+    assert any(f": {path}: " in e and message in e for e in errors), result.stderr
