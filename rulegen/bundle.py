@@ -215,9 +215,10 @@ def parts_of(model: Model) -> Parts:
 
 def _rule_objects(model: Model, groups: yamlout.Rendered) -> list[yamlout.Rendered]:
     """The groups cut into PrometheusRules; SpecError if one group alone is too big."""
+    items = groups.items()
+    sizes = [k8s.group_bytes(group) for group in items]
     issues = []
-    for group in groups.items():
-        size = k8s.group_bytes(group)
+    for group, size in zip(items, sizes, strict=True):
         if size > k8s.MAX_GROUP_BYTES:
             name = str(group.data[0]["name"])
             path = locate.group_path(model, name)
@@ -234,7 +235,7 @@ def _rule_objects(model: Model, groups: yamlout.Rendered) -> list[yamlout.Render
             )
     if issues:
         raise SpecError(model.file, issues)
-    return k8s.split_rule_groups(groups)
+    return k8s.split_rule_groups(items, sizes)
 
 
 def _rendered(d: g.Dashboard, folder: str) -> Dashboard:

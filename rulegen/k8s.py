@@ -110,20 +110,22 @@ def group_bytes(group: yamlout.Rendered) -> int:
     return max(applied_bytes(group.data[0]) + 1, placed)
 
 
-def split_rule_groups(groups: yamlout.Rendered) -> list[yamlout.Rendered]:
-    """Whole groups, in order, packed into as few PrometheusRules as keep each under
-    MAX_GROUP_BYTES; a group is never split (Prometheus evaluates it as one)."""
+def split_rule_groups(
+    items: Sequence[yamlout.Rendered], sizes: Sequence[int]
+) -> list[yamlout.Rendered]:
+    """Whole groups (`items`, each of `sizes` bytes), in order, packed into as few
+    PrometheusRules as keep each under MAX_GROUP_BYTES; a group is never split
+    (Prometheus evaluates it as one)."""
     chunks: list[list[yamlout.Rendered]] = [[]]
     used = 0
-    for group in groups.items():
-        size = group_bytes(group)
+    for group, size in zip(items, sizes, strict=True):
         if chunks[-1] and used + size > MAX_GROUP_BYTES:
             chunks.append([])
             used = 0
         chunks[-1].append(group)
         used += size
     # No groups at all is still one (empty) PrometheusRule, as the rules file is one file.
-    return [yamlout.Rendered.join(c) for c in chunks if c] or [groups]
+    return [yamlout.Rendered.join(c) for c in chunks if c] or [yamlout.Rendered([])]
 
 
 def prometheus_rule_name(spec: str, index: int) -> str:
