@@ -2,7 +2,7 @@
 
 Why our own model and not grafana-foundation-sdk: we emit five panel types and a handful
 of fields, the SDK does no validation anyway, its 10.1 epoch crashes on its own output and
-its version pinning is a trap (toolchain-facts.md). A few frozen dataclasses keep every
+its version numbers are a trap (an unpinned install picks the Grafana 10.1 build). A few frozen dataclasses keep every
 field we rely on visible, typed and covered by golden files.
 
 Everything here is pure: `render()` returns plain dicts/lists, `to_json()` a string.

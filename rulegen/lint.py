@@ -140,7 +140,7 @@ class Metrics:
 
     `complete`: the names are the whole world (the spec declared its external metrics).
     Otherwise only names under our own prefixes are checked and others are trusted, as
-    a spec without `external_metrics` (CONTRACT §3's example) must stay valid.
+    a spec without `external_metrics` (the spec reference's first example) must stay valid.
     """
 
     names: frozenset[str]

@@ -3,7 +3,7 @@
 Every probe opens a fresh connection (no keep-alive), like blackbox_exporter, so a dead
 listener or broken TLS shows up at once instead of hiding behind a pooled connection.
 
-Outcomes (CONTRACT §5): a wrong status or body is data (probe_success 0, a failure
+Outcomes (docs/exporter.md): a wrong status or body is data (probe_success 0, a failure
 counted) and the refresh itself succeeded. A timeout or a refused/broken connection is
 data too, and additionally a source error with reason timeout/connection, so
 `idp_exporter_source_up` says the target could not be reached. The probe's counters and

@@ -21,7 +21,7 @@ def test_render_writes_next_to_the_spec_by_default(tmp_path: Path) -> None:
     path = spec(tmp_path, RATIO_SLO)
     assert cli("render", str(path)).exit_code == 0
     written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
-    assert written == [  # the bundle of CONTRACT §2, and the writer's list of it
+    assert written == [  # the bundle (docs/cli.md), and the writer's list of it
         ".idp-rulegen-manifest",
         "alerts/t.rules.yml",
         "alerts/tests/t.test.yml",
