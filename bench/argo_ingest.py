@@ -319,11 +319,12 @@ def bench(n: int, events: int, runs: int, naive_scrapes: int, decoders: list[str
                 if key == "one_core":
                     ratio = 1 / ratio
                 print(f"  ratio, {label}: {ratio:.2f}x better than the baseline")
-        proc, conn = _child(_run_naive, path, naive_scrapes)
-        naive = conn.recv()
-        proc.join()
-        print(f"  naive list-per-scrape (s/scrape)    {_spread(naive['scrape_seconds'])}")
-        print(f"  naive peak RSS MB                   {naive['rss_peak_mb']:.0f}")
+        if naive_scrapes > 0:  # --naive-scrapes 0 skips the slow Pelorus-style lister
+            proc, conn = _child(_run_naive, path, naive_scrapes)
+            naive = conn.recv()
+            proc.join()
+            print(f"  naive list-per-scrape (s/scrape)    {_spread(naive['scrape_seconds'])}")
+            print(f"  naive peak RSS MB                   {naive['rss_peak_mb']:.0f}")
     ctl.send(("stop",))
     server.join()
 
