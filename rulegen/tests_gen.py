@@ -30,6 +30,19 @@ from rulegen.model import SLO, Model, Tier
 from rulegen.sli.feed import InputSeries, Segment, braces, num
 
 MIN_EVAL = 30
+
+
+def evaluation_interval(scrape_interval: int) -> int:
+    """The test file's step: the scrape interval, within [30s, the slow groups' interval].
+
+    promtool evaluates every group at every step, ignoring a group's own interval, and
+    alerts read the slow groups' recordings from the step before: a step longer than the
+    slow interval (past the 5m lookback at a 10m scrape) would hide them, which real
+    Prometheus, evaluating those groups every 2m, never does.
+    """
+    return min(max(MIN_EVAL, scrape_interval), windows.SLOW_INTERVAL)
+
+
 TOLERANCE = "1e-6"  # relative, for ratios computed from rates (float noise only)
 
 # A day of traffic in 24 samples: 10..1000 events/s (100x), one sample with no traffic,
@@ -203,7 +216,7 @@ class _SLOTests:
         self.model, self.slo = model, slo
         self.tier_at = tier_at
         self.scrape = model.scrape_interval
-        self.eval = max(MIN_EVAL, self.scrape)
+        self.eval = evaluation_interval(self.scrape)
         self.feed = slo.sli.feed()
         self.group = self.feed.group if self.feed else {}
         self.check_annotations = not shares_metrics
@@ -411,7 +424,9 @@ class _SLOTests:
         else:
             errors, totals = DAY_ERRORS, DAY_TOTAL
         expected = sum(errors) / sum(totals)
-        at = DAY_SAMPLE * (len(totals) - 1)
+        # At an evaluation step (promtool evaluates at multiples of the file's interval):
+        # between two, the period would still be the one recorded before the last sample.
+        at = _ceil_to(DAY_SAMPLE * (len(totals) - 1), self.eval)
         budget = float(promql.number(self.slo.budget))
         remaining = naming.ERROR_BUDGET_REMAINING
         checks = (
@@ -534,6 +549,6 @@ def suite(model: Model) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]
         tests.append(_absent_test([_SLOTests(model, slo, True) for slo in model.slos], model))
     head = {
         "rule_files": [f"../{model.name}.rules.yml"],
-        "evaluation_interval": format_seconds(max(MIN_EVAL, model.scrape_interval)),
+        "evaluation_interval": format_seconds(evaluation_interval(model.scrape_interval)),
     }
     return head, [(t.comment, t.as_dict()) for t in tests]
