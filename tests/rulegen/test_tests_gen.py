@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 from common.durations import DAY
 from rulegen import bundle, model, writer
 
-from .helpers import run_promtool
+from .helpers import cli, run_promtool, spec
 
 SLOS = [
     {
@@ -99,3 +100,62 @@ def test_generated_tests_pass_for_any_scrape_interval_and_window(
         if f"Unit Testing:  {r}/alerts/tests/prop.test.yml\n  FAILED" in out
     ]
     assert tested.returncode == 0, f"{failing}\n{out[-4000:]}"
+
+
+# Raw SLIs cannot be fed their inputs (the PromQL is the user's), so the generated tests
+# feed the recordings their alerts and period read; an expression that answers with no
+# series at all would record those same series itself ("duplicate sample for timestamp").
+RATIO = "sum(rate(checkout_errors_total[$window])) / sum(rate(checkout_requests_total[$window]))"
+RAW_SLO = """\
+slos:
+  - name: checkout
+    objective: 99.9
+    sli:
+      raw:
+        errors: {errors}
+        total: sum(rate(checkout_requests_total[$window]))
+  - name: ratio-from-elsewhere
+    objective: 99
+    sli:
+      raw:
+        error_ratio: {ratio}
+"""
+
+
+@pytest.mark.parametrize(
+    ("field", "line", "errors", "ratio"),
+    [
+        (
+            "errors",
+            9,
+            "sum(rate(checkout_errors_total[$window])) or on() vector(0)",
+            RATIO,
+        ),
+        ("errors", 9, "sum(rate(checkout_errors_total[$window])) or absent(up)", RATIO),
+        (
+            "error_ratio",
+            15,
+            "sum(rate(checkout_errors_total[$window]))",
+            f"{RATIO} or vector(1)",
+        ),
+    ],
+)
+def test_raw_sli_answering_without_series_is_refused_where_it_is_written(
+    tmp_path: Path, field: str, line: int, errors: str, ratio: str
+) -> None:
+    path = spec(tmp_path, RAW_SLO.format(errors=errors, ratio=ratio))
+    result = cli("render", str(path))
+    assert result.exit_code == 2
+    index = 0 if field == "errors" else 1
+    assert f"spec.yaml:{line}:" in result.stderr
+    assert f": slos[{index}].sli.raw.{field}: returns a sample even when no series" in result.stderr
+    assert not (tmp_path / "alerts").exists(), "nothing written"
+
+
+def test_raw_sli_generated_tests_pass_through_check(tmp_path: Path) -> None:
+    errors, ratio = "sum(rate(checkout_errors_total[$window]))", RATIO
+    path = spec(tmp_path, RAW_SLO.format(errors=errors, ratio=ratio))
+    assert cli("render", str(path)).exit_code == 0
+    checked = cli("check", str(tmp_path))
+    assert checked.exit_code == 0, checked.stdout + checked.stderr
+    assert "SUCCESS" in checked.stdout + checked.stderr
