@@ -30,6 +30,19 @@ from rulegen.model import SLO, Model, Tier
 from rulegen.sli.feed import InputSeries, Segment, braces, num
 
 MIN_EVAL = 30
+
+
+def evaluation_interval(scrape_interval: int) -> int:
+    """The test file's step: the scrape interval, within [30s, the slow groups' interval].
+
+    promtool evaluates every group at every step, ignoring a group's own interval, and
+    alerts read the slow groups' recordings from the step before: a step longer than the
+    slow interval (past the 5m lookback at a 10m scrape) would hide them, which real
+    Prometheus, evaluating those groups every 2m, never does.
+    """
+    return min(max(MIN_EVAL, scrape_interval), windows.SLOW_INTERVAL)
+
+
 TOLERANCE = "1e-6"  # relative, for ratios computed from rates (float noise only)
 
 # A day of traffic in 24 samples: 10..1000 events/s (100x), one sample with no traffic,
@@ -140,6 +153,14 @@ class PromtoolTest:
     interval: int  # seconds
     input_series: tuple[InputSeries, ...]
     checks: tuple[Check, ...]
+    # The metrics whose rules react to the inputs (other tests' inputs must not touch them).
+    metrics: frozenset[str] = frozenset()
+
+    @property
+    def alert_checks(self) -> frozenset[tuple[int, str]]:
+        return frozenset(
+            (c.eval_time, c.alertname) for c in self.checks if isinstance(c, AlertCheck)
+        )
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -191,10 +212,11 @@ def _absent_labels(presence: str) -> dict[str, str]:
 
 
 class _SLOTests:
-    def __init__(self, model: Model, slo: SLO, shares_metrics: bool) -> None:
+    def __init__(self, model: Model, slo: SLO, shares_metrics: bool, tier_at: int = 0) -> None:
         self.model, self.slo = model, slo
+        self.tier_at = tier_at
         self.scrape = model.scrape_interval
-        self.eval = max(MIN_EVAL, self.scrape)
+        self.eval = evaluation_interval(self.scrape)
         self.feed = slo.sli.feed()
         self.group = self.feed.group if self.feed else {}
         self.check_annotations = not shares_metrics
@@ -260,14 +282,29 @@ class _SLOTests:
     def _ratio(self, window: int) -> str:
         return naming.sli_error_ratio(window) + self.slo_matcher
 
+    def _test(
+        self,
+        comment: str,
+        interval: int,
+        inputs: tuple[InputSeries, ...],
+        checks: tuple[Check, ...],
+    ) -> PromtoolTest:
+        # The SLO's own token keeps two of its tests apart even where it reads no metric.
+        touched = self.slo.sli.metrics() | {f"slo {self.slo.name}"}
+        return PromtoolTest(comment, interval, inputs, checks, frozenset(touched))
+
+    def settled_at(self) -> int:
+        """When a constant error ratio has filled the base window and every `for` is over."""
+        longest_for = max((t.for_ or 0 for t in self.slo.tiers), default=0)
+        return _ceil_to(self.slo.base + longest_for + 2 * self.eval, self.eval)
+
     # -- tests ---------------------------------------------------------------------------
 
     def tier_tests(self) -> list[PromtoolTest]:
         tiers = list(self.slo.tiers)
         if not tiers:
             return []
-        longest_for = max(t.for_ or 0 for t in tiers)
-        at = _ceil_to(self.slo.base + longest_for + 2 * self.eval, self.eval)
+        at = max(self.tier_at, self.settled_at())
         out = []
         for tier in tiers:
             threshold = self.thresholds[tier.name]
@@ -283,14 +320,14 @@ class _SLOTests:
         threshold = self.thresholds[tier.name]
         firing = [t for t in self.slo.tiers if self.thresholds[t.name] < ratio]
         checks: list[Check] = [ExprCheck(self._alerts_query(), at, self._firing(firing))]
-        if fires and self.check_annotations:
+        if self.check_annotations:  # also below: lower tiers fire, or none (all checked)
             checks.append(AlertCheck(at, self.slo.alert_name, self._exp_alerts(firing, ratio)))
         label = "above" if fires else "below"
         comment = (
             f"{self.slo.name}: tier {tier.name} {'fires' if fires else 'stays silent'} "
             f"at an error ratio of {ratio} ({label} its threshold {promql.number(threshold)})"
         )
-        return PromtoolTest(
+        return self._test(
             comment, self.scrape, self._constant_inputs(ratio, self._samples(at)), tuple(checks)
         )
 
@@ -329,14 +366,16 @@ class _SLOTests:
             ExprCheck(self._alerts_query(tier), warm),
             ExprCheck(self._alerts_query(tier), check, self._firing([tier])),
         )
-        return [PromtoolTest(comment, self.scrape, tuple(self.feed.series(segments)), checks)]
+        return [self._test(comment, self.scrape, tuple(self.feed.series(segments)), checks)]
 
     def zero_traffic_test(self) -> list[PromtoolTest]:
         thresholds = list(self.thresholds.values()) or [self.slo.budget]
         ratio = _round3(min(thresholds) / 2)
         shortest = min(self.slo.alert_windows(), default=self.slo.base)
         busy = _ceil_to(max(2 * self.slo.base, 600), self.scrape)
-        quiet = _ceil_to(2 * max(self.slo.base, shortest), self.scrape)
+        # The shortest alert window wholly quiet, with a base window to spare: where 0/0
+        # would be NaN. Longer waits add eval steps, not proof (every window is built alike).
+        quiet = _ceil_to(max(self.slo.base, shortest) + self.slo.base, self.scrape)
         at = busy + quiet
         busy_n, quiet_n = self._samples(busy), quiet // self.scrape
         if self.feed is not None:
@@ -360,7 +399,7 @@ class _SLOTests:
             f"{self.slo.name}: traffic stops after {format_seconds(busy)} at an error ratio of "
             f"{ratio}; no alert, no NaN, short windows absent, the period keeps {ratio}"
         )
-        return [PromtoolTest(comment, self.scrape, inputs, checks)]
+        return [self._test(comment, self.scrape, inputs, checks)]
 
     @functools.cached_property
     def _absent_labels(self) -> dict[str, str]:
@@ -385,7 +424,9 @@ class _SLOTests:
         else:
             errors, totals = DAY_ERRORS, DAY_TOTAL
         expected = sum(errors) / sum(totals)
-        at = DAY_SAMPLE * (len(totals) - 1)
+        # At an evaluation step (promtool evaluates at multiples of the file's interval):
+        # between two, the period would still be the one recorded before the last sample.
+        at = _ceil_to(DAY_SAMPLE * (len(totals) - 1), self.eval)
         budget = float(promql.number(self.slo.budget))
         remaining = naming.ERROR_BUDGET_REMAINING
         checks = (
@@ -415,7 +456,7 @@ class _SLOTests:
             f"{self.slo.name}: the period ratio is total errors / total events ({expected:.6g}) "
             f"under 100x varying traffic, not the mean of ratios ({mean:.6g})"
         )
-        return [PromtoolTest(comment, DAY_SAMPLE, inputs, checks)]
+        return [self._test(comment, DAY_SAMPLE, inputs, checks)]
 
     def all(self) -> list[PromtoolTest]:
         return [
@@ -424,6 +465,57 @@ class _SLOTests:
             *self.zero_traffic_test(),
             *self.period_test(),
         ]
+
+
+def _mergeable(a: PromtoolTest, b: PromtoolTest) -> bool:
+    """Two tests can share one promtool test when neither's inputs reach the other's rules
+    and their alert_rule_tests (which see every instance of an alert name) are at the same
+    times, each listing what its own inputs fire there."""
+    return (
+        a.interval == b.interval and not a.metrics & b.metrics and a.alert_checks == b.alert_checks
+    )
+
+
+def _join(a: PromtoolTest, b: PromtoolTest) -> PromtoolTest:
+    checks = list(a.checks)
+    for check in b.checks:
+        if isinstance(check, AlertCheck):
+            i = next(
+                i
+                for i, c in enumerate(checks)
+                if isinstance(c, AlertCheck)
+                and (c.eval_time, c.alertname) == (check.eval_time, check.alertname)
+            )
+            mine = checks[i]
+            assert isinstance(mine, AlertCheck)
+            checks[i] = AlertCheck(
+                mine.eval_time, mine.alertname, mine.exp_alerts + check.exp_alerts
+            )
+        else:
+            checks.append(check)
+    return PromtoolTest(
+        f"{a.comment}\n{b.comment}",
+        a.interval,
+        a.input_series + b.input_series,
+        tuple(checks),
+        a.metrics | b.metrics,
+    )
+
+
+def merge(tests: list[PromtoolTest]) -> list[PromtoolTest]:
+    """Independent tests packed into as few promtool tests as possible, in order.
+
+    promtool evaluates every rule of the file at every step of every test, and sets up
+    each test anew, so five SLOs' page-fast tests cost one test's steps when run as one.
+    """
+    out: list[PromtoolTest] = []
+    for test in tests:
+        i = next((i for i, t in enumerate(out) if _mergeable(t, test)), None)
+        if i is None:
+            out.append(test)
+        else:
+            out[i] = _join(out[i], test)
+    return out
 
 
 def _absent_test(slos: list[_SLOTests], model: Model) -> PromtoolTest:
@@ -444,14 +536,19 @@ def suite(model: Model) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]
     for names in metrics.values():
         for metric in names:
             owners[metric] = owners.get(metric, 0) + 1
+    per_slo = [
+        _SLOTests(model, slo, any(owners[m] > 1 for m in metrics[slo.name])) for slo in model.slos
+    ]
+    tier_at = max((s.settled_at() for s in per_slo), default=0)
     tests: list[PromtoolTest] = []
-    for slo in model.slos:
-        shared = any(owners[m] > 1 for m in metrics[slo.name])
-        tests.extend(_SLOTests(model, slo, shared).all())
+    for slo_tests in per_slo:
+        slo_tests.tier_at = tier_at  # one time for all, so their alert checks can merge
+        tests.extend(slo_tests.all())
+    tests = merge(tests)
     if model.slos:
         tests.append(_absent_test([_SLOTests(model, slo, True) for slo in model.slos], model))
     head = {
         "rule_files": [f"../{model.name}.rules.yml"],
-        "evaluation_interval": format_seconds(max(MIN_EVAL, model.scrape_interval)),
+        "evaluation_interval": format_seconds(evaluation_interval(model.scrape_interval)),
     }
     return head, [(t.comment, t.as_dict()) for t in tests]

@@ -207,6 +207,6 @@ def dump_tests(head: dict[str, Any], tests: list[tuple[str, dict[str, Any]]], he
     """A promtool test file with a comment above each test saying what it proves."""
     out = [dump(head, header), "tests:\n"]
     for comment, test in tests:
-        out.append(f"# {comment}\n")
+        out.extend(f"# {line}\n" for line in comment.splitlines())
         out.append(dump([test], ""))
     return "".join(out)

@@ -52,10 +52,23 @@ class Raw:
 
 
 def build(part: spec.RawSLI, ctx: Context) -> Raw:
+    # The total is checked by the schema (a constant total would hide missing data).
+    for field, expr in (("error_ratio", part.error_ratio), ("errors", part.errors)):
+        if expr is not None and promql.yields_without_series(
+            promql_parser.parse(promql.fill_window(expr, "5m"))
+        ):
+            ctx.add((field,), _ANSWERS_WITHOUT_SERIES)
     if part.error_ratio is not None:
         return _error_ratio(part.error_ratio)
     assert part.errors is not None and part.total is not None  # the schema checks
     return Raw(part.errors, part.total)
+
+
+_ANSWERS_WITHOUT_SERIES = (
+    "returns a sample even when no series exists (e.g. `or on() vector(0)`): its recordings "
+    "never go absent, so a lost metric looks healthy and the generated tests cannot feed "
+    "them; drop that part (missing error series already count as 0 wherever there are events)"
+)
 
 
 def _error_ratio(ratio: str) -> Raw:

@@ -170,6 +170,12 @@ REFUSED = [
                                    'raw: {errors: "rate(e_total[$window])", '
                                    'total: "count_over_time(vector(1)[$window:])"}'),
                  5, "slos[0].sli.raw.total", "no series exist", id="raw-constant"),
+    # Its recording would exist with no input: the generated tests feed that recording.
+    pytest.param(RATIO_SLO.replace("ratio:\n        errors: app_errors_total\n        total: app_requests_total",
+                                   'raw: {errors: "rate(e_total[$window]) or vector(0)", '
+                                   'total: "rate(t_total[$window]) + 0 * scalar(up)"}'),
+                 5, "slos[0].sli.raw.errors", "returns a sample even when no series exists",
+                 id="raw-errors-or-vector-0"),
     pytest.param(RATIO_SLO + "outputs: {rule_labels: {release: has space}}\n", 8,
                  "outputs.rule_labels", "not a Kubernetes label value", id="rule-label-value"),
     pytest.param(RATIO_SLO + f"outputs: {{rule_labels: {{release: {'a' * 64}}}}}\n", 8,
@@ -189,10 +195,6 @@ def test_validate_refuses_what_prometheus_or_kubernetes_would(
 ACCEPTED = [
     pytest.param(_alert('"topk(3, rate(x[5m])) > 0"', '"{{ $labels.job }} at {{ $value | humanize }}."'),
                  id="topk-and-template"),
-    pytest.param(RATIO_SLO.replace("ratio:\n        errors: app_errors_total\n        total: app_requests_total",
-                                   'raw: {errors: "rate(e_total[$window]) or vector(0)", '
-                                   'total: "rate(t_total[$window]) + 0 * scalar(up)"}'),
-                 id="raw-errors-may-default-to-0"),
     pytest.param(RATIO_SLO + "outputs: {rule_labels: {app.kubernetes.io/part-of: idp, release: prom_1.x}}\n",
                  id="kubernetes-label-keys"),
 ]  # fmt: skip
