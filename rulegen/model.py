@@ -401,7 +401,13 @@ def _slo(c: _SLOContext, file: spec.SpecFile, issues: _Issues) -> SLO:
         description=s.description.strip(),
         objective=c.objective,
         period=c.period,
-        sli=sli.build(s.sli, file.metadata.labels, (*c.path, "sli"), issues.add),
+        sli=sli.build(
+            s.sli,
+            file.metadata.labels,
+            (*c.path, "sli"),
+            issues.add,
+            tuple(d.replica_labels),
+        ),
         alert_name=s.alerting.name,
         runbook_url=_runbook_url(
             s.alerting.runbook_url,

@@ -278,6 +278,10 @@ class Defaults(_Spec):
     scrape_interval: Duration = "30s"
     runbook_url: Annotated[str, AfterValidator(_url_template)] | None = None
     alerting: DefaultAlerting = DefaultAlerting()
+    # The target labels Prometheus gives each idp-exporter replica (kube-prometheus-stack:
+    # instance, pod); rules over the exporter's metrics merge series that differ only in
+    # these. An empty list turns deduplication off.
+    replica_labels: list[LabelName] = ["instance", "pod"]
 
 
 class RatioSLI(_Spec):

@@ -22,10 +22,11 @@ def build(
     spec_labels: Mapping[str, str],
     path: Path_,
     report: Callable[[Path_, str], None],
+    replica_labels: tuple[str, ...] = (),
 ) -> SLI:
     """The SLI of the one kind the spec gives (the schema guarantees exactly one)."""
     for key, builder in KINDS.items():
         part = getattr(s, key)
         if part is not None:
-            return builder(part, Context((*path, key), spec_labels, report))
+            return builder(part, Context((*path, key), spec_labels, report, replica_labels))
     raise AssertionError(f"{'/'.join(map(str, path))}: no SLI kind (the schema requires one)")

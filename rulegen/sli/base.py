@@ -70,8 +70,21 @@ class SLI(Protocol):
         ...
 
 
-def aggregate(expr: str, group_by: tuple[str, ...], op: str = "sum") -> str:
-    """`op by (group_by) (expr)`, or `op(expr)` when not grouped."""
+def deduplicate(expr: str, replicas: tuple[str, ...], op: str = "max") -> str:
+    """`op without (replicas) (expr)`: series that differ only in the replica labels are
+    the same events seen by each idp-exporter replica, merged into one; `expr` unchanged
+    without replica labels."""
+    if not replicas:
+        return expr
+    return f"{op} without ({', '.join(replicas)}) ({expr})"
+
+
+def aggregate(
+    expr: str, group_by: tuple[str, ...], op: str = "sum", replicas: tuple[str, ...] = ()
+) -> str:
+    """`op by (group_by) (expr)`, or `op(expr)` when not grouped; with `replicas`, over
+    the maximum across replicas (summing them would count every event once per replica)."""
+    expr = deduplicate(expr, replicas)
     if not group_by:
         return f"{op}({expr})"
     return f"{op} by ({', '.join(group_by)}) ({expr})"
@@ -84,6 +97,7 @@ class Context:
     path: Path_  # the kind's own mapping, e.g. slos[0].sli.ratio
     spec_labels: Mapping[str, str]
     report: Callable[[Path_, str], None]
+    replica_labels: tuple[str, ...] = ()  # defaults.replica_labels
 
     def add(self, where: Path_, message: str) -> None:
         """Report a finding at `where`, relative to the kind's own mapping."""
@@ -101,6 +115,21 @@ class Context:
                 self.add(where, f"{label!r} is listed twice")
             seen.add(label)
         return tuple(labels)
+
+    def replicas(self, sel: Selector, field: str, group_by: tuple[str, ...]) -> tuple[str, ...]:
+        """The labels to deduplicate `sel` over: the replica labels when idp-exporter emits
+        it (every catalog family; each replica exposes the same series), else none, so a
+        third-party metric from N pods is still summed."""
+        if sel.metric not in catalog.BY_NAME or not self.replica_labels:
+            return ()
+        for label in group_by:
+            if label in self.replica_labels:
+                self.add(
+                    (field,),
+                    f"{sel.metric} is deduplicated across idp-exporter replicas by "
+                    f"{label!r} (defaults.replica_labels), so it cannot be grouped by it",
+                )
+        return self.replica_labels
 
     def check_kind(self, sel: Selector, kind: catalog.Kind, field: str) -> None:
         """Our own metrics must be used as what the exporter exposes them as."""

@@ -24,15 +24,18 @@ class Latency:
     histogram: Selector
     threshold: Decimal  # seconds
     group_by: tuple[str, ...]
+    replicas: tuple[str, ...] = ()  # labels deduplicated over (idp-exporter replicas)
     time_based: ClassVar[bool] = False
 
     def total_events(self, window: int) -> str:
         count = self.histogram.render(suffix="_count")
-        return aggregate(f"rate({count}[{format_seconds(window)}])", self.group_by)
+        rate = f"rate({count}[{format_seconds(window)}])"
+        return aggregate(rate, self.group_by, replicas=self.replicas)
 
     def error_events(self, window: int) -> str:
         bucket = self.histogram.render((promql.le_matcher(self.threshold),), suffix="_bucket")
-        good_ = aggregate(f"rate({bucket}[{format_seconds(window)}])", self.group_by)
+        rate = f"rate({bucket}[{format_seconds(window)}])"
+        good_ = aggregate(rate, self.group_by, replicas=self.replicas)
         return f"({self.total_events(window)} - {good_})"
 
     def presence(self, base: int) -> tuple[str, ...]:
@@ -83,9 +86,9 @@ def _threshold(value: str | float) -> Decimal:
 
 
 def build(part: spec.LatencySLI, ctx: Context) -> Latency:
-    sli = Latency(
-        promql.selector(part.histogram), _threshold(part.threshold), ctx.group_by(part.group_by)
-    )
+    histogram, group_by = promql.selector(part.histogram), ctx.group_by(part.group_by)
+    replicas = ctx.replicas(histogram, "histogram", group_by)
+    sli = Latency(histogram, _threshold(part.threshold), group_by, replicas)
     _check_histogram(sli, part.buckets, ctx)
     return sli
 

@@ -11,7 +11,7 @@ from common import catalog
 from common.durations import format_seconds
 from rulegen import fixtures, promql, spec
 from rulegen.promql import Selector
-from rulegen.sli.base import Context, aggregate
+from rulegen.sli.base import Context, aggregate, deduplicate
 from rulegen.sli.feed import InputSeries, Segment, braces, group_of, num
 
 
@@ -19,10 +19,14 @@ from rulegen.sli.feed import InputSeries, Segment, braces, group_of, num
 class Probe:
     metric: Selector
     group_by: tuple[str, ...]
+    replicas: tuple[str, ...] = ()  # labels deduplicated over (idp-exporter replicas)
     time_based: ClassVar[bool] = True
 
     def _up(self, window: int) -> str:
-        return f"avg_over_time({self.metric.render()}[{format_seconds(window)}])"
+        """Each target's up share over the window; replicas probing the same target are
+        averaged into one (see docs/counting.md for why avg, not max)."""
+        up = f"avg_over_time({self.metric.render()}[{format_seconds(window)}])"
+        return deduplicate(up, self.replicas, "avg")
 
     def total_events(self, window: int) -> str:
         return aggregate(self._up(window), self.group_by, "count")
@@ -65,6 +69,7 @@ class ProbeFeed:
 
 
 def build(part: spec.ProbeSLI, ctx: Context) -> Probe:
-    sli = Probe(promql.selector(part.metric), ctx.group_by(part.group_by))
+    metric, group_by = promql.selector(part.metric), ctx.group_by(part.group_by)
+    sli = Probe(metric, group_by, ctx.replicas(metric, "metric", group_by))
     ctx.check_kind(sli.metric, catalog.Kind.GAUGE, "metric")
     return sli

@@ -23,14 +23,19 @@ class Ratio:
     errors: Selector
     total: Selector
     group_by: tuple[str, ...]
+    # Labels each selector is deduplicated over (replicas of idp-exporter), or none.
+    errors_replicas: tuple[str, ...] = ()
+    total_replicas: tuple[str, ...] = ()
     time_based: ClassVar[bool] = False
 
     def total_events(self, window: int) -> str:
-        return aggregate(f"rate({self.total.render()}[{format_seconds(window)}])", self.group_by)
+        rate = f"rate({self.total.render()}[{format_seconds(window)}])"
+        return aggregate(rate, self.group_by, replicas=self.total_replicas)
 
     def error_events(self, window: int) -> str:
         w = format_seconds(window)
-        errs = aggregate(f"rate({self.errors.render()}[{w}])", self.group_by)
+        rate = f"rate({self.errors.render()}[{w}])"
+        errs = aggregate(rate, self.group_by, replicas=self.errors_replicas)
         return f"({errs} or 0 * {self.total_events(window)})"
 
     def presence(self, base: int) -> tuple[str, ...]:
@@ -82,8 +87,14 @@ def _pin(labels: dict[str, str], group_by: tuple[str, ...]) -> Selector:
 
 
 def build(part: spec.RatioSLI, ctx: Context) -> Ratio:
+    errors, total = promql.selector(part.errors), promql.selector(part.total)
+    group_by = ctx.group_by(part.group_by)
     sli = Ratio(
-        promql.selector(part.errors), promql.selector(part.total), ctx.group_by(part.group_by)
+        errors,
+        total,
+        group_by,
+        ctx.replicas(errors, "errors", group_by),
+        ctx.replicas(total, "total", group_by),
     )
     ctx.check_kind(sli.errors, catalog.Kind.COUNTER, "errors")
     ctx.check_kind(sli.total, catalog.Kind.COUNTER, "total")

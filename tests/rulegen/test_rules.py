@@ -152,7 +152,7 @@ def test_zero_traffic_guards() -> None:
         if "record" in r
     }
     assert rules_by_name["slo:sli_error_events:rate5m"].endswith(
-        " or 0 * sum(rate(idp_deployments_total[5m]))) >= 0 < +Inf"
+        " or 0 * sum(max without (instance, pod) (rate(idp_deployments_total[5m])))) >= 0 < +Inf"
     )
     for name, expr in rules_by_name.items():
         if name.startswith("slo:sli_error:ratio_rate"):
@@ -171,7 +171,8 @@ def test_objective_series_carry_group_labels_with_group_by() -> None:
         == '0 * slo:sli_error:ratio_rate30d{slo="deployment-success"} + 0.95'
     )
     assert (
-        'sum by (environment, cluster) (rate(idp_deployments_total{cluster=~"us-.*"}[5m]))'
+        "sum by (environment, cluster) (max without (instance, pod) "
+        '(rate(idp_deployments_total{cluster=~"us-.*"}[5m])))'
         in rules_by_name[("slo:deployment-success:short", "slo:sli_total_events:rate5m")]
     )
 
