@@ -11,8 +11,12 @@ OBJECTIVE = "slo:objective:ratio"
 ERROR_BUDGET = "slo:error_budget:ratio"
 ERROR_BUDGET_REMAINING = "slo:error_budget_remaining:ratio"
 
-# Labels every generated series and alert carries.
+# Labels every generated series and alert carries. An SLO is identified by the pair
+# (slo_spec, slo): SLO names are unique within one spec only, so two specs loaded into one
+# Prometheus may both define `requests-availability`; the spec's metadata.name keeps
+# their series and alerts apart, and every generated rule selects on both labels.
 LABEL_SLO = "slo"
+LABEL_SLO_SPEC = "slo_spec"
 LABEL_SERVICE = "service"
 LABEL_SEVERITY = "severity"
 LABEL_LONG_WINDOW = "long_window"
@@ -22,6 +26,7 @@ LABEL_SHORT_WINDOW = "short_window"
 RESERVED_LABELS = frozenset(
     {
         LABEL_SLO,
+        LABEL_SLO_SPEC,
         LABEL_SERVICE,
         LABEL_SEVERITY,
         LABEL_LONG_WINDOW,
