@@ -248,14 +248,15 @@ def _dashboards(model: Model) -> list[tuple[g.Dashboard, str]]:
     version = model.outputs.schema_version
     out = [(dashboards.from_spec(d, version), dashboards.FOLDER) for d in model.dashboards]
     if model.slos:
-        views = [slo_view(s) for s in model.slos]
+        views = [slo_view(model, s) for s in model.slos]
         out += [(sd.overview(views, version), sd.FOLDER), (sd.detail(views, version), sd.FOLDER)]
     return out
 
 
-def slo_view(s: SLO) -> sd.SloView:
+def slo_view(model: Model, s: SLO) -> sd.SloView:
     """What the SLO dashboards read of an SLO."""
     return sd.SloView(
+        spec=model.name,
         name=s.name,
         service=s.service,
         objective=float(s.target),

@@ -206,7 +206,8 @@ def alertmanager_example(page_severity: str = "critical", ticket_severity: str =
     return {
         "route": {
             "receiver": "slack",
-            "group_by": ["alertname", "slo", "cluster"],
+            # slo_spec with slo: two specs may both have an SLO of the same name.
+            "group_by": ["alertname", "slo_spec", "slo", "cluster"],
             "group_wait": "30s",
             "group_interval": "5m",
             "repeat_interval": "4h",
@@ -220,7 +221,7 @@ def alertmanager_example(page_severity: str = "critical", ticket_severity: str =
             {
                 "source_matchers": [f'severity="{page_severity}"'],
                 "target_matchers": [f'severity="{ticket_severity}"'],
-                "equal": ["alertname", "slo"],
+                "equal": ["alertname", "slo_spec", "slo"],
             }
         ],
         "receivers": [

@@ -79,24 +79,37 @@ def percent(value: Decimal) -> str:
 
 
 def common_labels(model: Model, slo: SLO) -> Labels:
-    return ((naming.LABEL_SLO, slo.name), (naming.LABEL_SERVICE, slo.service), *model.labels)
+    return (
+        (naming.LABEL_SLO, slo.name),
+        (naming.LABEL_SLO_SPEC, model.name),
+        (naming.LABEL_SERVICE, slo.service),
+        *model.labels,
+    )
 
 
-def _select(name: str, slo: SLO) -> str:
-    return f"{name}{{{naming.LABEL_SLO}={promql.string(slo.name)}}}"
+def identity_matchers(model: Model, slo: SLO) -> str:
+    """`slo="…", slo_spec="…"`: an SLO's identity; its name alone is unique per spec only."""
+    return (
+        f"{naming.LABEL_SLO}={promql.string(slo.name)}, "
+        f"{naming.LABEL_SLO_SPEC}={promql.string(model.name)}"
+    )
 
 
-def _ratio_expr(slo: SLO, window: int) -> str:
+def _select(name: str, model: Model, slo: SLO) -> str:
+    return f"{name}{{{identity_matchers(model, slo)}}}"
+
+
+def _ratio_expr(model: Model, slo: SLO, window: int) -> str:
     if window == slo.base:
         errs, tot = (
-            _select(naming.error_events(slo.base), slo),
-            _select(naming.total_events(slo.base), slo),
+            _select(naming.error_events(slo.base), model, slo),
+            _select(naming.total_events(slo.base), model, slo),
         )
         return f"{errs} / ({tot} > 0)"
     if is_slow(window):
         w = format_seconds(window)
-        errs = f"sum_over_time({_select(naming.error_events(slo.base), slo)}[{w}])"
-        tot = f"sum_over_time({_select(naming.total_events(slo.base), slo)}[{w}])"
+        errs = f"sum_over_time({_select(naming.error_events(slo.base), model, slo)}[{w}])"
+        tot = f"sum_over_time({_select(naming.total_events(slo.base), model, slo)}[{w}])"
         return f"{errs} / ({tot} > 0)"
     return f"{slo.sli.error_events(window)} / ({slo.sli.total_events(window)} > 0)"
 
@@ -105,8 +118,8 @@ def burn_alert(model: Model, slo: SLO, tier: Tier) -> Alerting:
     threshold = f"({number(tier.factor)} * {number(slo.budget)})"
     long, short = format_seconds(tier.long), format_seconds(tier.short)
     expr = (
-        f"{_select(naming.sli_error_ratio(tier.long), slo)} > {threshold}"
-        f" and {_select(naming.sli_error_ratio(tier.short), slo)} > {threshold}"
+        f"{_select(naming.sli_error_ratio(tier.long), model, slo)} > {threshold}"
+        f" and {_select(naming.sli_error_ratio(tier.short), model, slo)} > {threshold}"
     )
     labels = (
         *common_labels(model, slo),
@@ -198,11 +211,11 @@ def slo_groups(model: Model, slo: SLO) -> tuple[Group, Group]:
     ]
     slow: list[Rule] = []
     for window in slo.windows():
-        rule = Recording(naming.sli_error_ratio(window), _ratio_expr(slo, window), labels)
+        rule = Recording(naming.sli_error_ratio(window), _ratio_expr(model, slo, window), labels)
         (slow if is_slow(window) else fast).append(rule)
     fast += [burn_alert(model, slo, tier) for tier in slo.tiers]
     fast.append(absent_alert(model, slo))
-    period = _select(naming.sli_error_ratio(slo.period), slo)
+    period = _select(naming.sli_error_ratio(slo.period), model, slo)
     sli_groups = slo.sli.group_by
     # With group_by, one objective series per group: derived from the period ratio so it
     # carries the group labels that dashboards join on.

@@ -8,12 +8,16 @@ see naming.py) plus the event-rate rules the generator records anyway
 Window names in rule names differ per SLO period, so a query that must read "the period
 ratio" or "the 1h ratio" is built per distinct window and restricted to the SLOs that have
 it; when every SLO shares it, the restriction is left out.
+
+An SLO is identified by its spec and its name (labels slo_spec and slo: two specs loaded into
+one Prometheus may share SLO names), so every join and aggregation keeps both labels and the
+detail dashboard selects the SLO by both variables.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from common.durations import format_seconds
@@ -26,6 +30,9 @@ FOLDER = "SLOs"
 TAGS = ("slo", "generated")
 
 K = TypeVar("K", bound=Hashable)
+
+# `by (...)` / `on(...)` label list that keeps SLOs of different specs apart.
+IDENTITY = f"{naming.LABEL_SLO_SPEC}, {naming.LABEL_SLO}"
 
 
 @dataclass(frozen=True)
@@ -49,27 +56,34 @@ class SloView:
     base_window: int  # seconds; the window of the recorded event rates
     group_by: tuple[str, ...] = ()
     tiers: tuple[TierView, ...] = ()
+    spec: str = field(kw_only=True)  # metadata.name: the slo_spec label
 
 
-def _groups(slos: Sequence[SloView], key: Callable[[SloView], K]) -> list[tuple[K, list[str]]]:
-    """SLO names by key value, in order of first appearance (specs are ordered)."""
-    out: dict[K, list[str]] = {}
+def _groups(slos: Sequence[SloView], key: Callable[[SloView], K]) -> list[tuple[K, list[SloView]]]:
+    """SLOs by key value, in order of first appearance (specs are ordered)."""
+    out: dict[K, list[SloView]] = {}
     for s in slos:
-        out.setdefault(key(s), []).append(s.name)
+        out.setdefault(key(s), []).append(s)
     return list(out.items())
 
 
-def _sel(metric: str, slo_matcher: str, names: Sequence[str], every: Sequence[str]) -> str:
-    """`metric{<slo matcher>, slo=~"a|b"}`; the restriction only when it restricts."""
+def _one_of(label: str, values: Sequence[str]) -> str:
+    # Spec and SLO names are [a-z0-9-]: safe inside a regex without escaping.
+    unique = list(dict.fromkeys(values))
+    return f'{label}="{unique[0]}"' if len(unique) == 1 else f'{label}=~"{"|".join(unique)}"'
+
+
+def _sel(metric: str, slo_matcher: str, subset: Sequence[SloView], every: Sequence[SloView]) -> str:
+    """`metric{<slo matcher>, slo_spec="s", slo=~"a|b"}`; the restriction only when it restricts."""
     matchers = [m for m in (slo_matcher,) if m]
-    if sorted(names) != sorted(every):
-        # SLO names are [a-z0-9-]: safe inside a regex without escaping.
-        matchers.append(f'slo=~"{"|".join(names)}"')
+    if {(s.spec, s.name) for s in subset} != {(s.spec, s.name) for s in every}:
+        matchers.append(_one_of(naming.LABEL_SLO_SPEC, [s.spec for s in subset]))
+        matchers.append(_one_of(naming.LABEL_SLO, [s.name for s in subset]))
     return f"{metric}{{{','.join(matchers)}}}" if matchers else metric
 
 
 def _period_ratio(slos: Sequence[SloView], slo_matcher: str) -> str:
-    every = [s.name for s in slos]
+    every = slos
     parts = [
         _sel(naming.sli_error_ratio(period), slo_matcher, names, every)
         for period, names in _groups(slos, lambda s: s.period)
@@ -123,7 +137,7 @@ def _counters() -> tuple[g.Panel, ...]:
         _counter(
             "SLOs",
             "Number of SLOs with recorded objectives.",
-            f"count(count by (slo) ({naming.OBJECTIVE}))",
+            f"count(count by ({IDENTITY}) ({naming.OBJECTIVE}))",
             g.DEFAULT_STEPS,
         ),
         _counter(
@@ -143,14 +157,14 @@ def _counters() -> tuple[g.Panel, ...]:
 
 def _budget_table(ratio: str) -> g.Panel:
     """One row per SLO and group, worst budget first; `ratio` is the period error ratio."""
-    objective_by_slo = f"max by ({naming.LABEL_SLO}) ({naming.OBJECTIVE})"
+    objective_by_slo = f"max by ({IDENTITY}) ({naming.OBJECTIVE})"
     # SLOs without any traffic yet still get a row: their objective alone.
     objective = (
-        f"{ratio} * 0 + on(slo) group_left() {objective_by_slo}"
-        f" or on(slo) max by (slo, service) ({naming.OBJECTIVE})"
+        f"{ratio} * 0 + on({IDENTITY}) group_left() {objective_by_slo}"
+        f" or on({IDENTITY}) max by ({IDENTITY}, service) ({naming.OBJECTIVE})"
     )
-    firing = 'count by (slo) (ALERTS{alertstate="firing",slo!=""})'
-    alerts = f"{ratio} * 0 + on(slo) group_left() {firing} or on(slo) {ratio} * 0"
+    firing = f'count by ({IDENTITY}) (ALERTS{{alertstate="firing",slo!=""}})'
+    alerts = f"{ratio} * 0 + on({IDENTITY}) group_left() {firing} or on({IDENTITY}) {ratio} * 0"
     return g.Panel(
         "SLOs by budget remaining",
         "table",
@@ -176,7 +190,7 @@ def _budgets_over_time(slos: Sequence[SloView]) -> g.Panel:
         "timeseries",
         "percentunit",
         "Share of each SLO's error budget left over its rolling period.",
-        (g.Target(naming.ERROR_BUDGET_REMAINING, _legend(slos, "{{slo}}")),),
+        (g.Target(naming.ERROR_BUDGET_REMAINING, _legend(slos, "{{slo_spec}}/{{slo}}")),),
         width=24,
         steps=(g.Step("red"), g.Step("green", 0.0)),
         threshold_lines=True,
@@ -185,20 +199,29 @@ def _budgets_over_time(slos: Sequence[SloView]) -> g.Panel:
 
 # ----------------------------------------------------------------------------- detail
 
-SLO_VAR = g.Variable(
-    "slo", "SLO", naming.OBJECTIVE, naming.LABEL_SLO, multi=False, include_all=False
+# The spec first, then the SLO among that spec's: the pair identifies one SLO.
+SPEC_VAR = g.Variable(
+    "slo_spec", "Spec", naming.OBJECTIVE, naming.LABEL_SLO_SPEC, multi=False, include_all=False
 )
-_SLO = 'slo="$slo"'
+SLO_VAR = g.Variable(
+    "slo",
+    "SLO",
+    f'{naming.OBJECTIVE}{{{naming.LABEL_SLO_SPEC}="$slo_spec"}}',
+    naming.LABEL_SLO,
+    multi=False,
+    include_all=False,
+)
+_SLO = 'slo_spec="$slo_spec",slo="$slo"'
 
 
-def _only(slo_subset: Sequence[str], every: Sequence[str]) -> str:
+def _only(slo_subset: Sequence[SloView], every: Sequence[SloView]) -> str:
     """A series that exists only while the selected SLO is one of slo_subset (value 0)."""
     return f"max({_sel(naming.OBJECTIVE, _SLO, slo_subset, every)}) * 0"
 
 
 def detail(slos: Sequence[SloView], schema_version: int = g.DEFAULT_SCHEMA_VERSION) -> g.Dashboard:
-    """One SLO, chosen by the `slo` variable: its summary, SLI, budget, burn rates, alerts."""
-    every = [s.name for s in slos]
+    """One SLO, chosen by the `slo_spec` and `slo` variables: summary, SLI, budget, burn, alerts."""
+    every = slos
     ratio = _period_ratio(slos, _SLO)
     # With alerting off for every SLO there is no alert window, so no burn rate to plot.
     burn = [g.Row("Burn rate", (_burn_rates(slos, every),))] if any(s.tiers for s in slos) else []
@@ -215,7 +238,7 @@ def detail(slos: Sequence[SloView], schema_version: int = g.DEFAULT_SCHEMA_VERSI
             g.Row("Alerts", _alerts()),
         ),
         tags=TAGS,
-        variables=(SLO_VAR,),
+        variables=(SPEC_VAR, SLO_VAR),
         links=(OVERVIEW_UID,),
         time_from="now-7d",
         schema_version=schema_version,
@@ -268,7 +291,7 @@ def _summary(slos: Sequence[SloView], ratio: str) -> tuple[g.Panel, ...]:
     )
 
 
-def _sli_over_time(slos: Sequence[SloView], every: Sequence[str], ratio: str) -> g.Panel:
+def _sli_over_time(slos: Sequence[SloView], every: Sequence[SloView], ratio: str) -> g.Panel:
     return g.Panel(
         "SLI vs objective",
         "timeseries",
@@ -284,7 +307,7 @@ def _sli_over_time(slos: Sequence[SloView], every: Sequence[str], ratio: str) ->
     )
 
 
-def _burn_down(slos: Sequence[SloView], every: Sequence[str]) -> g.Panel:
+def _burn_down(slos: Sequence[SloView], every: Sequence[SloView]) -> g.Panel:
     """Budget left, against the line that spends it evenly over one period."""
     ideal = tuple(
         g.Target(
@@ -309,7 +332,7 @@ def _burn_down(slos: Sequence[SloView], every: Sequence[str]) -> g.Panel:
     )
 
 
-def _burn_rates(slos: Sequence[SloView], every: Sequence[str]) -> g.Panel:
+def _burn_rates(slos: Sequence[SloView], every: Sequence[SloView]) -> g.Panel:
     return g.Panel(
         "Burn rate per alert window",
         "timeseries",
@@ -323,10 +346,10 @@ def _burn_rates(slos: Sequence[SloView], every: Sequence[str]) -> g.Panel:
     )
 
 
-def _event_rates(slos: Sequence[SloView], every: Sequence[str]) -> g.Panel:
+def _event_rates(slos: Sequence[SloView], every: Sequence[SloView]) -> g.Panel:
     """Events and errors per second, per base window (SLOs may differ in it)."""
 
-    def rate(metric: str, names: Sequence[str], legend: str) -> g.Target:
+    def rate(metric: str, names: Sequence[SloView], legend: str) -> g.Target:
         return g.Target(_sel(metric, _SLO, names, every), _legend(slos, legend))
 
     return g.Panel(
@@ -375,7 +398,7 @@ def _alerts() -> tuple[g.Panel, ...]:
     return now, history
 
 
-def _sli_targets(slos: Sequence[SloView], every: Sequence[str]) -> list[g.Target]:
+def _sli_targets(slos: Sequence[SloView], every: Sequence[SloView]) -> list[g.Target]:
     def shortest(s: SloView) -> int | None:
         return min((t.long_window for t in s.tiers), default=None)
 
@@ -388,20 +411,23 @@ def _sli_targets(slos: Sequence[SloView], every: Sequence[str]) -> list[g.Target
     return out
 
 
-def _burn_targets(slos: Sequence[SloView], every: Sequence[str]) -> list[g.Target]:
+def _burn_targets(slos: Sequence[SloView], every: Sequence[SloView]) -> list[g.Target]:
     windows = sorted({w for s in slos for t in s.tiers for w in (t.short_window, t.long_window)})
-    budget = f"max by (slo) ({naming.ERROR_BUDGET}{{{_SLO}}})"
+    budget = f"max by ({IDENTITY}) ({naming.ERROR_BUDGET}{{{_SLO}}})"
     out = []
     for w in windows:
-        names = [s.name for s in slos if any(w in (t.short_window, t.long_window) for t in s.tiers)]
-        metric = _sel(naming.sli_error_ratio(w), _SLO, names, every)
+        having = [s for s in slos if any(w in (t.short_window, t.long_window) for t in s.tiers)]
+        metric = _sel(naming.sli_error_ratio(w), _SLO, having, every)
         out.append(
-            g.Target(f"{metric} / on(slo) group_left() {budget}", _legend(slos, format_seconds(w)))
+            g.Target(
+                f"{metric} / on({IDENTITY}) group_left() {budget}",
+                _legend(slos, format_seconds(w)),
+            )
         )
     return out
 
 
-def _threshold_targets(slos: Sequence[SloView], every: Sequence[str]) -> list[g.Target]:
+def _threshold_targets(slos: Sequence[SloView], every: Sequence[SloView]) -> list[g.Target]:
     def key(t: TierView) -> tuple[str, float, int, int]:
         return (t.alert, t.factor, t.long_window, t.short_window)
 
@@ -414,11 +440,11 @@ def _threshold_targets(slos: Sequence[SloView], every: Sequence[str]) -> list[g.
 
 def _groups_of_tiers(
     slos: Sequence[SloView], key: Callable[[TierView], K]
-) -> list[tuple[K, list[str]]]:
-    out: dict[K, list[str]] = {}
+) -> list[tuple[K, list[SloView]]]:
+    out: dict[K, list[SloView]] = {}
     for s in slos:
         for t in s.tiers:
-            names = out.setdefault(key(t), [])
-            if s.name not in names:
-                names.append(s.name)
+            having = out.setdefault(key(t), [])
+            if s not in having:
+                having.append(s)
     return list(out.items())

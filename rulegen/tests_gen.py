@@ -10,8 +10,8 @@ Per SLO:
 - the period ratio equals total errors / total events while traffic varies 100x across a
   day (compressed to 24 one-minute samples of the base-window recordings, which is what
   the period rule sums; 30 days of raw samples would make the suite slow for no gain).
-Assertions on alerts query ALERTS{slo=...} so that other SLOs sharing a metric cannot
-interfere; an alert_rule_test also checks annotations where the SLO's metrics are its own.
+Assertions on alerts query ALERTS{slo=..., slo_spec=...} so that other SLOs sharing a
+metric (or another spec's SLO of the same name) cannot interfere; an alert_rule_test also checks annotations where the SLO's metrics are its own.
 Each SLI kind synthesises its own input series (`SLI.feed`); a kind that cannot (raw
 PromQL is the user's) is fed the recordings its alerts read instead.
 """
@@ -220,9 +220,10 @@ class _SLOTests:
         self.feed = slo.sli.feed()
         self.group = self.feed.group if self.feed else {}
         self.check_annotations = not shares_metrics
+        self.identity = {naming.LABEL_SLO: slo.name, naming.LABEL_SLO_SPEC: model.name}
         self.series_labels = {**dict(rules.common_labels(model, slo)), **self.group}
         self.series_braces = braces(self.series_labels)
-        self.slo_matcher = braces({"slo": slo.name})
+        self.slo_matcher = braces(self.identity)
         self.thresholds = {t.name: slo.burn(t).threshold for t in slo.tiers}
 
     # -- helpers -------------------------------------------------------------------------
@@ -249,7 +250,7 @@ class _SLOTests:
     def _alerts_query(self, tier: Tier | None = None, name: str | None = None) -> str:
         matchers = {
             "alertname": name or self.slo.alert_name,
-            "slo": self.slo.name,
+            **self.identity,
             "alertstate": "firing",
         }
         if tier is not None:

@@ -133,12 +133,14 @@ def _range(title: str, expr: str, window: Window, step: int) -> Query:
     return Query(title, expr, step, window.start + step)
 
 
-def slo_queries(slo: SLO, window: Window) -> SLOQueries:
+def slo_queries(spec: str, slo: SLO, window: Window) -> SLOQueries:
+    """`spec` is metadata.name: with the SLO name it selects this SLO's alerts only."""
     period, step = window.seconds, window.step
     errors, total = slo.sli.error_events(period), slo.sli.total_events(period)
     unit = "probe-seconds" if slo.sli.time_based else "events"
     alert = (
         f"ALERTS{{alertname={promql.string(slo.alert_name)}, slo={promql.string(slo.name)}, "
+        f"slo_spec={promql.string(spec)}, "
         f'alertstate="firing"}}[{format_seconds(period)}]'
     )
     return SLOQueries(
@@ -175,7 +177,7 @@ def plan(model: Model, window: Window) -> Plan:
     days = format(window.days, "g")
     return Plan(
         window=window,
-        slos=tuple(slo_queries(s, window) for s in model.slos),
+        slos=tuple(slo_queries(model.name, s, window) for s in model.slos),
         deployments=Query(
             "Deployments by environment and result",
             f"sum by (environment, result) (increase(idp_deployments_total[{w}]))",

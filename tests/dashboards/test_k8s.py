@@ -129,11 +129,12 @@ def test_alertmanager_routes_by_severity(am_config: Path, severity: str, receive
 
 
 def test_page_inhibits_the_ticket_of_the_same_slo() -> None:
+    # Same SLO = same spec and name: another spec's same-named SLO keeps its ticket.
     (rule,) = k8s.alertmanager_example()["inhibit_rules"]
     assert rule == {
         "source_matchers": ['severity="critical"'],
         "target_matchers": ['severity="warning"'],
-        "equal": ["alertname", "slo"],
+        "equal": ["alertname", "slo_spec", "slo"],
     }
 
 

@@ -21,31 +21,38 @@ from rulegen import slo_dashboards as sd
 
 TIERS = (sd.TierView("page-fast", "page", "critical", HOUR, 5 * MINUTE, 14.4),)
 SLOS = (
-    sd.SloView("a", "s", 0.95, 30 * DAY, 5 * MINUTE, ("environment",), TIERS),
-    sd.SloView("b", "s", 0.99, 7 * DAY, 5 * MINUTE, (), ()),
-    sd.SloView("c", "s", 0.9, 30 * DAY, 5 * MINUTE, (), ()),  # no traffic yet
+    sd.SloView("a", "s", 0.95, 30 * DAY, 5 * MINUTE, ("environment",), TIERS, spec="platform"),
+    sd.SloView("b", "s", 0.99, 7 * DAY, 5 * MINUTE, (), (), spec="platform"),
+    sd.SloView("c", "s", 0.9, 30 * DAY, 5 * MINUTE, (), (), spec="platform"),  # no traffic yet
 )
 STEPS = 360  # one sample per hour for 15 days
 SERIES = {
-    'slo:objective:ratio{slo="a",service="s"}': 0.95,
-    'slo:objective:ratio{slo="b",service="s"}': 0.99,
-    'slo:objective:ratio{slo="c",service="s"}': 0.9,
-    'slo:error_budget:ratio{slo="a",service="s"}': 0.05,
-    'slo:error_budget:ratio{slo="b",service="s"}': 0.01,
-    'slo:sli_error:ratio_rate30d{slo="a",service="s",environment="prod"}': 0.25,
-    'slo:sli_error:ratio_rate30d{slo="a",service="s",environment="dev"}': 0.5,
-    'slo:sli_error:ratio_rate1w{slo="b",service="s"}': 0.5,
-    'slo:sli_error:ratio_rate1h{slo="a",service="s",environment="prod"}': 0.1,
-    'slo:error_budget_remaining:ratio{slo="a",service="s",environment="prod"}': 0.75,
-    'slo:error_budget_remaining:ratio{slo="a",service="s",environment="dev"}': -1,
-    'slo:error_budget_remaining:ratio{slo="b",service="s"}': 0.5,
-    'ALERTS{alertname="ErrorBudgetBurn",alertstate="firing",slo="a",service="s",environment="dev",severity="critical"}': 1,
+    'slo:objective:ratio{slo_spec="platform",slo="a",service="s"}': 0.95,
+    'slo:objective:ratio{slo_spec="platform",slo="b",service="s"}': 0.99,
+    'slo:objective:ratio{slo_spec="platform",slo="c",service="s"}': 0.9,
+    'slo:error_budget:ratio{slo_spec="platform",slo="a",service="s"}': 0.05,
+    'slo:error_budget:ratio{slo_spec="platform",slo="b",service="s"}': 0.01,
+    'slo:sli_error:ratio_rate30d{slo_spec="platform",slo="a",service="s",environment="prod"}': 0.25,
+    'slo:sli_error:ratio_rate30d{slo_spec="platform",slo="a",service="s",environment="dev"}': 0.5,
+    'slo:sli_error:ratio_rate1w{slo_spec="platform",slo="b",service="s"}': 0.5,
+    'slo:sli_error:ratio_rate1h{slo_spec="platform",slo="a",service="s",environment="prod"}': 0.1,
+    'slo:error_budget_remaining:ratio{slo_spec="platform",slo="a",service="s",environment="prod"}': 0.75,
+    'slo:error_budget_remaining:ratio{slo_spec="platform",slo="a",service="s",environment="dev"}': -1,
+    'slo:error_budget_remaining:ratio{slo_spec="platform",slo="b",service="s"}': 0.5,
+    # Another spec's SLO with the same name: the dashboards keep it apart by slo_spec.
+    'slo:objective:ratio{slo_spec="other",slo="a",service="s"}': 0.5,
+    'slo:error_budget:ratio{slo_spec="other",slo="a",service="s"}': 0.5,
+    'slo:sli_error:ratio_rate30d{slo_spec="other",slo="a",service="s"}': 0.1,
+    'slo:sli_error:ratio_rate1h{slo_spec="other",slo="a",service="s"}': 0.9,
+    'slo:error_budget_remaining:ratio{slo_spec="other",slo="a",service="s"}': 0.8,
+    'ALERTS{alertname="ErrorBudgetBurn",alertstate="firing",slo_spec="platform",slo="a",service="s",environment="dev",severity="critical"}': 1,
 }
 EVAL = f"{15 * 24}h"  # 15 days after the start: half of a 30d period
 
 
 def _expand(expr: str, slo: str = "a") -> str:
     expr = expr.replace("$__from", "0").replace("$__rate_interval", "5m")
+    expr = expr.replace("$slo_spec", "platform")
     return re.sub(r"\$slo\b", slo, expr)
 
 
@@ -85,9 +92,10 @@ def _run(tmp_path: Path, cases: list[dict[str, Any]]) -> None:
     assert run.returncode == 0, run.stdout + run.stderr
 
 
-A_PROD = '{slo="a",service="s",environment="prod"}'
-A_DEV = '{slo="a",service="s",environment="dev"}'
-B = '{slo="b",service="s"}'
+A_PROD = '{slo_spec="platform",slo="a",service="s",environment="prod"}'
+A_DEV = '{slo_spec="platform",slo="a",service="s",environment="dev"}'
+B = '{slo_spec="platform",slo="b",service="s"}'
+OTHER_A = '{slo_spec="other",slo="a",service="s"}'
 NAMED = "slo:error_budget_remaining:ratio{}"
 
 
@@ -96,13 +104,20 @@ def test_overview_table_joins_one_row_per_slo_and_group(tmp_path: Path) -> None:
     _run(
         tmp_path,
         [
-            # c has no traffic: its row still shows, from the objective alone.
+            # c has no traffic: its row still shows, from the objective alone. The other
+            # spec's `a` is a row of its own, never joined with this spec's `a`.
             _case(
                 objective,
-                [(A_PROD, 0.95), (A_DEV, 0.95), (B, 0.99), ('{slo="c",service="s"}', 0.9)],
+                [
+                    (A_PROD, 0.95),
+                    (A_DEV, 0.95),
+                    (B, 0.99),
+                    ('{slo_spec="platform",slo="c",service="s"}', 0.9),
+                    (OTHER_A, 0.5),
+                ],
             ),
             _case(sli, [(A_PROD, 0.75), (A_DEV, 0.5), (B, 0.5)]),
-            _case(budget, [(A_PROD, 0.75), (A_DEV, -1), (B, 0.5)]),
+            _case(budget, [(A_PROD, 0.75), (A_DEV, -1), (B, 0.5), (OTHER_A, 0.8)]),
             _case(alerts, [(A_PROD, 1), (A_DEV, 1), (B, 0)]),
         ],
     )
@@ -113,7 +128,7 @@ def test_overview_counters(tmp_path: Path) -> None:
     _run(
         tmp_path,
         [
-            _case(_exprs(d, "SLOs")[0], [("{}", 3)]),
+            _case(_exprs(d, "SLOs")[0], [("{}", 4)]),  # the other spec's `a` counts apart
             _case(_exprs(d, "SLOs out of budget")[0], [("{}", 1)]),
             _case(_exprs(d, "Firing SLO alerts")[0], [("{}", 1)]),
         ],

@@ -19,11 +19,27 @@ TIERS_30D = (
 TIERS_7D = (sd.TierView("page-fast", "page", "critical", 14 * MINUTE, MINUTE * 2, 14.4),)
 SLOS = (
     sd.SloView(
-        "deployment-success", "argo", 0.95, 30 * DAY, 5 * MINUTE, ("environment",), TIERS_30D
+        "deployment-success",
+        "argo",
+        0.95,
+        30 * DAY,
+        5 * MINUTE,
+        ("environment",),
+        TIERS_30D,
+        spec="platform",
     ),
-    sd.SloView("backstage-availability", "backstage", 0.995, 30 * DAY, 5 * MINUTE, (), TIERS_30D),
-    sd.SloView("weekly", "x", 0.99, 7 * DAY, 5 * MINUTE, (), TIERS_7D),
-    sd.SloView("silent", "x", 0.9, 30 * DAY, 5 * MINUTE, (), ()),
+    sd.SloView(
+        "backstage-availability",
+        "backstage",
+        0.995,
+        30 * DAY,
+        5 * MINUTE,
+        (),
+        TIERS_30D,
+        spec="platform",
+    ),
+    sd.SloView("weekly", "x", 0.99, 7 * DAY, 5 * MINUTE, (), TIERS_7D, spec="platform"),
+    sd.SloView("silent", "x", 0.9, 30 * DAY, 5 * MINUTE, (), (), spec="platform"),
 )
 
 
@@ -64,21 +80,34 @@ def test_overview_panels() -> None:
     columns = [o["properties"][0]["value"] for o in table["fieldConfig"]["overrides"][1:]]
     assert columns == ["Objective", "SLI (period)", "Budget remaining", "Firing alerts"]
     exprs = [t["expr"] for t in table["targets"]]
-    # Two periods: each period ratio is read only for its own SLOs.
+    # Two periods: each period ratio is read only for its own SLOs, of its own spec.
     assert (
-        'slo:sli_error:ratio_rate30d{slo=~"deployment-success|backstage-availability|silent"}'
-        in exprs[1]
+        'slo:sli_error:ratio_rate30d{slo_spec="platform",'
+        'slo=~"deployment-success|backstage-availability|silent"}' in exprs[1]
     )
-    assert 'slo:sli_error:ratio_rate1w{slo=~"weekly"}' in exprs[1]
+    assert 'slo:sli_error:ratio_rate1w{slo_spec="platform",slo="weekly"}' in exprs[1]
+    # Joins keep SLOs of different specs apart even when their names are equal.
+    assert "on(slo_spec, slo)" in exprs[0] and "on(slo_spec, slo)" in exprs[3]
     assert "ALERTS" in exprs[3]
 
 
-def test_detail_panels_and_slo_variable() -> None:
+def test_detail_panels_and_spec_and_slo_variables() -> None:
     d = g.render(sd.detail(SLOS))
     assert d["uid"] == "slo-detail"
-    slo_var = d["templating"]["list"][1]
+    spec_var, slo_var = d["templating"]["list"][1:3]
+    assert (spec_var["name"], spec_var["multi"], spec_var["includeAll"]) == (
+        "slo_spec",
+        False,
+        False,
+    )
+    assert spec_var["query"]["query"] == "label_values(slo:objective:ratio, slo_spec)"
+    # The SLO is chosen among the chosen spec's: the pair names one SLO.
     assert (slo_var["name"], slo_var["multi"], slo_var["includeAll"]) == ("slo", False, False)
-    assert slo_var["query"]["query"] == "label_values(slo:objective:ratio, slo)"
+    assert (
+        slo_var["query"]["query"] == 'label_values(slo:objective:ratio{slo_spec="$slo_spec"}, slo)'
+    )
+    targets = [t["expr"] for p in d["panels"] for t in p.get("targets", [])]
+    assert all('slo_spec="$slo_spec",slo="$slo"' in e for e in targets if "$slo" in e)
     assert _titles(d) == SLO_DETAIL_PANELS
 
 
@@ -96,7 +125,7 @@ def test_burn_rate_panel_draws_each_window_and_tier_threshold() -> None:
         "page threshold x14.4 (14m/2m)",
     ]
     # A tier's line appears only for the SLOs that have that tier.
-    assert 'slo=~"weekly"' in thresholds[-1]["expr"]
+    assert 'slo_spec="platform",slo="weekly"' in thresholds[-1]["expr"]
     assert thresholds[-1]["expr"].endswith("+ 14.4")
 
 
@@ -117,7 +146,9 @@ def test_grouped_slos_get_one_line_per_group() -> None:
     d1 = g.render(sd.detail(ungrouped))
     assert all("{{" not in t["legendFormat"] for t in _panel(d1, "SLI vs objective")["targets"])
     # A single SLO needs no per-SLO restriction.
-    assert all('slo=~"' not in t["expr"] for p in d1["panels"] for t in p.get("targets", []))
+    assert all(
+        'slo_spec="platform"' not in t["expr"] for p in d1["panels"] for t in p.get("targets", [])
+    )
 
 
 def test_rendering_is_byte_stable() -> None:

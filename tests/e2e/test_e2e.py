@@ -225,13 +225,22 @@ def variable_values(stack: Stack, dash: dict[str, Any]) -> dict[str, list[str]]:
             continue
         m = LABEL_VALUES.match(var["query"]["query"])
         assert m, f"{dash['uid']}: variable {var['name']} is not a label_values() query"
-        resp = httpx.get(
-            f"{stack.prometheus.url}/api/v1/label/{m['label']}/values",
-            params={"match[]": m["selector"]},
-            timeout=10,
-        ).json()
-        assert resp["data"], f"{dash['uid']}: variable {var['name']} has no values"
-        values[var["name"]] = sorted(resp["data"])
+        # A chained variable (slo after slo_spec) lists the values for every choice of the
+        # variables before it, as Grafana re-queries it on each choice.
+        selectors = {
+            expand(m["selector"], dict(zip(values, combo, strict=True)))
+            for combo in itertools.product(*values.values())
+        }
+        found: set[str] = set()
+        for selector in sorted(selectors):
+            resp = httpx.get(
+                f"{stack.prometheus.url}/api/v1/label/{m['label']}/values",
+                params={"match[]": selector},
+                timeout=10,
+            ).json()
+            found.update(resp["data"])
+        assert found, f"{dash['uid']}: variable {var['name']} has no values"
+        values[var["name"]] = sorted(found)
     return values
 
 

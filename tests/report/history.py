@@ -20,6 +20,7 @@ END = 1_767_225_600  # 2026-01-01T00:00:00Z
 START = END - 30 * DAY
 GRID = range(START, END + 1, STEP)
 RESET = START + 12 * DAY + 7 * HOUR + 1234.5
+SPEC_NAME = "idp"  # metadata.name in history.yaml: the slo_spec label of its alerts
 ALERT_EVAL = 60  # rule evaluation interval behind the ALERTS samples
 
 DEPLOY_BUCKETS = (300.0, 600.0, 900.0, 1800.0, 3600.0)
@@ -148,6 +149,7 @@ class History:
                 ("severity", severity),
                 ("short_window", short),
                 ("slo", slo),
+                ("slo_spec", SPEC_NAME),
             )
 
         outage = OUTAGES[0]
@@ -156,7 +158,9 @@ class History:
             Firing(burn("deployment-success", "warning", "1d", "2h"), BURST[0] + 70 * MIN, BURST[0] + 9 * HOUR),
             Firing(burn("deployment-success", "critical", "1h", "20m"), START + 27 * DAY, START + 27 * DAY + 25 * MIN),
             Firing(burn("backstage-availability", "critical", "1h", "20m"), outage[0] + 6 * MIN, outage[1] + 13 * MIN),
-            # Not burn alerts of these SLOs: pending, another alert, another SLO's name.
+            # Not burn alerts of these SLOs: pending, another alert, another SLO's name, and
+            # another spec's SLO that shares a name with one of ours.
+            Firing((*burn("deployment-success", "critical", "1h", "20m")[:-1], ("slo_spec", "other")), START + 6 * DAY, START + 6 * DAY + HOUR),
             Firing((("alertname", "ErrorBudgetBurn"), ("alertstate", "pending"), ("slo", "time-to-deploy")), START + 2 * DAY, START + 2 * DAY + 4 * MIN),
             Firing((("alertname", "SLOMetricAbsent"), ("alertstate", "firing"), ("slo", "deployment-success")), START + 4 * DAY, START + 4 * DAY + HOUR),
         )  # fmt: skip
@@ -321,7 +325,9 @@ class Expected:
         for f in self.h.firings:
             labels = dict(f.labels)
             wanted = ("ErrorBudgetBurn", "firing", slo)
-            if (labels["alertname"], labels["alertstate"], labels["slo"]) == wanted:
+            if (labels["alertname"], labels["alertstate"], labels["slo"]) == wanted and (
+                labels.get("slo_spec") == SPEC_NAME
+            ):
                 name = f"{labels['severity']} {labels['long_window']}/{labels['short_window']}"
                 out.append((name, float(f.start), float(f.end)))
         return sorted(out, key=lambda x: (x[1], x[0]))

@@ -54,7 +54,7 @@ def test_generated_tests_catch_an_unweighted_period_ratio(tmp_path: Path, promto
     root = tmp_path / "ratio"
     shutil.copytree(GOLDEN / "ratio", root)
     rules = root / "alerts" / "ratio.rules.yml"
-    sel = '{slo="deployment-success"}'
+    sel = '{slo="deployment-success", slo_spec="ratio"}'
     weighted = f"sum_over_time(slo:sli_error_events:rate5m{sel}[30d]) / (sum_over_time(slo:sli_total_events:rate5m{sel}[30d]) > 0)"
     text = rules.read_text()
     assert weighted in text

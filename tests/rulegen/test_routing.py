@@ -151,6 +151,14 @@ REFUSED = [
         id="reserved-class-label",
     ),
     pytest.param(
+        ALERTING + "      page: {labels: {slo_spec: other}}\n",
+        9,
+        33,
+        "slos[0].alerting.page.labels.slo_spec",
+        "label 'slo_spec' is set by idp-rulegen",
+        id="reserved-spec-identity-label",
+    ),
+    pytest.param(
         ALERTING + "      runbook_url: ftp://x.example.com/a\n",
         9,
         20,

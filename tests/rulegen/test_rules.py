@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import promql_parser
@@ -73,7 +74,16 @@ def test_groups_split_by_cost_and_alerts_stay_fast() -> None:
 def test_every_rule_carries_slo_service_and_spec_labels() -> None:
     for group in _groups(GOLDEN / "group-by" / "spec.yaml"):
         for rule in group["rules"]:
+            assert rule["labels"]["slo_spec"] == "group-by", rule
             assert {"slo", "service", "team", "tier"} <= set(rule["labels"]), rule
+
+
+def test_every_generated_rule_selects_on_slo_and_spec() -> None:
+    # A selector on `slo` alone would also read another spec's SLO of the same name.
+    for group in _groups(GOLDEN / "group-by" / "spec.yaml"):
+        for rule in group["rules"]:
+            for sel in re.findall(r"slo:[a-z_:0-9]+\{[^}]*\}", rule["expr"]):
+                assert 'slo="' in sel and 'slo_spec="group-by"' in sel, (rule, sel)
 
 
 def test_burn_alert_labels_and_annotations() -> None:
@@ -84,11 +94,13 @@ def test_burn_alert_labels_and_annotations() -> None:
         if r.get("alert") == "ErrorBudgetBurn"
     )
     assert alert["expr"] == (
-        'slo:sli_error:ratio_rate1h{slo="deployment-success"} > (14.4 * 0.001) '
-        'and slo:sli_error:ratio_rate5m{slo="deployment-success"} > (14.4 * 0.001)'
+        'slo:sli_error:ratio_rate1h{slo="deployment-success", slo_spec="ratio"} > (14.4 * 0.001) '
+        'and slo:sli_error:ratio_rate5m{slo="deployment-success", slo_spec="ratio"}'
+        " > (14.4 * 0.001)"
     )
     assert alert["labels"] == {
         "slo": "deployment-success",
+        "slo_spec": "ratio",
         "service": "argo-workflows",
         "team": "platform",
         "severity": "critical",
@@ -168,7 +180,7 @@ def test_objective_series_carry_group_labels_with_group_by() -> None:
     }
     assert (
         rules_by_name[("slo:deployment-success:long", naming.OBJECTIVE)]
-        == '0 * slo:sli_error:ratio_rate30d{slo="deployment-success"} + 0.95'
+        == '0 * slo:sli_error:ratio_rate30d{slo="deployment-success", slo_spec="group-by"} + 0.95'
     )
     assert (
         "sum by (environment, cluster) (max without (instance, pod) "

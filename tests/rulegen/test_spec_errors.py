@@ -124,6 +124,16 @@ CASES = [
         id="reserved-group-label",
     ),
     pytest.param(
+        RATIO_SLO.replace(
+            "total: app_requests_total", "total: app_requests_total\n        group_by: [slo_spec]"
+        ),
+        8,
+        20,
+        "slos[0].sli.ratio.group_by[0]",
+        "cannot be grouped by",
+        id="reserved-spec-identity-label",
+    ),
+    pytest.param(
         "alerts:\n  - {name: Bad, expr: 'up ==', severity: critical, summary: S.}\n",
         2,
         23,
