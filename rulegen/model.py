@@ -172,8 +172,25 @@ def _tiers(c: _SLOContext, issues: _Issues) -> tuple[Tier, ...]:
     """The SLO's enabled tiers: the defaults, then tiers the defaults or the SLO add."""
     tiers = c.defaults.alerting.tiers, c.slo.alerting.tiers
     names = dict.fromkeys([*_DEFAULT_TIERS, *tiers[0], *tiers[1]])
-    result = (_tier(name, c, issues) for name in names)
-    return tuple(t for t in result if t is not None)
+    result = tuple(t for t in (_tier(name, c, issues) for name in names) if t is not None)
+    _check_distinct(result, c, issues)
+    return result
+
+
+def _check_distinct(tiers: tuple[Tier, ...], c: _SLOContext, issues: _Issues) -> None:
+    """Two tiers with the same severity, windows and labels would be one alert series
+    ("duplicate sample for timestamp"): windows clamped to 4 scrape intervals can meet."""
+    seen: dict[tuple[object, ...], str] = {}
+    for t in tiers:
+        key = (t.severity, t.long, t.short, t.labels)
+        if key in seen:
+            issues.add(
+                c.tier_path(t.name),
+                f"tiers {seen[key]!r} and {t.name!r} both alert on {durations.format_seconds(t.long)}"
+                f"/{durations.format_seconds(t.short)} with severity {t.severity!r}: their alerts "
+                "would be one series; disable one or give it other windows",
+            )
+        seen.setdefault(key, t.name)
 
 
 def _tier(name: str, c: _SLOContext, issues: _Issues) -> Tier | None:

@@ -258,3 +258,15 @@ def test_invalid_spec_leaves_the_previous_bundle_untouched(tmp_path: Path, case:
 
 def _bundle(root: Path) -> dict[Path, bytes]:
     return {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and p.name != "spec.yaml"}
+
+
+def test_tiers_whose_clamped_windows_meet_are_refused(tmp_path: Path) -> None:
+    # 1d at a 10m scrape: page-fast (P/720 = 2m) and page-slow (P/120 = 12m) are both
+    # clamped to 40m/40m, so their critical alerts would be one series.
+    body = "defaults: {window: 1d, scrape_interval: 10m}\n" + RATIO_SLO
+    result = cli("validate", str(spec(tmp_path, body)))
+    assert result.exit_code == 2
+    assert (
+        "tiers 'page-fast' and 'page-slow' both alert on 40m/40m with severity 'critical'"
+        in result.stderr
+    )

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from common.durations import DAY
 from rulegen import bundle, model, writer
+from rulegen.errors import SpecError
 
 from .helpers import cli, run_promtool, spec
 
@@ -77,15 +78,13 @@ def test_generated_tests_pass_for_any_scrape_interval_and_window(
         root.mkdir()
         path = root / "slo.yaml"
         path.write_text(yaml.safe_dump(_spec(scrape, days), sort_keys=False))
-        loaded = model.load(str(path))
-        # Out of this test's reach, and a rules bug rather than a test-generation one: where
-        # clamping to 4 scrape intervals gives two tiers the same windows, their alerts are
-        # one series ("duplicate sample for timestamp"); validation should refuse that.
-        assume(
-            all(
-                len({(t.long, t.short) for t in slo.tiers}) == len(slo.tiers) for slo in loaded.slos
-            )
-        )
+        # The property is about specs that validate; one whose clamped windows give two
+        # tiers one alert series is refused (test_model's own test), so it is not drawn.
+        try:
+            loaded = model.load(str(path))
+        except SpecError:
+            assume(False)
+            raise
         writer.write(root, bundle.render(loaded))
         roots.append((root, scrape, days))
 
