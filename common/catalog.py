@@ -50,7 +50,7 @@ FAMILIES: tuple[Family, ...] = (
         "idp_deployments_total",
         Kind.COUNTER,
         ("cluster", "environment", "template", "result"),
-        "Completed deployment workflows, each counted once by UID; result is succeeded, failed or error.",
+        "Completed deployment workflows, each attempt counted once (a retry is a new attempt); result is succeeded, failed or error.",
     ),
     Family(
         "idp_deployment_duration_seconds",
