@@ -157,7 +157,7 @@ GOOD_PANEL = """\
             unit: short
             description: Pending workflows.
             queries:
-              - expr: sum(idp_workflows{phase="Pending"})
+              - expr: sum(idp_workflows{phase="Pending",cluster=~"$cluster"})
 """
 HEAD = """\
 apiVersion: idp-slo/v1
@@ -167,6 +167,7 @@ external_metrics: {backstage: [http_requests_total]}
 dashboards:
   - uid: argo
     title: Argo
+    variables: [cluster]
     rows:
       - title: Queue
         panels:
@@ -192,14 +193,26 @@ def test_good_spec_renders(tmp_path: Path) -> None:
         (
             "idp_workflows{",
             "idp_workflow{",
-            "16:23: dashboards[0].rows[0].panels[0].queries[0].expr:",
+            "17:23: dashboards[0].rows[0].panels[0].queries[0].expr:",
         ),
         (
             "idp_workflows{",
             "http_request_total{",
-            "16:23: dashboards[0].rows[0].panels[0].queries[0].expr:",
+            "17:23: dashboards[0].rows[0].panels[0].queries[0].expr:",
         ),
-        ("unit: short", "unit: things", "13:19: dashboards[0].rows[0].panels[0].unit:"),
+        (
+            ',cluster=~"$cluster"',
+            "",
+            "17:23: dashboards[0].rows[0].panels[0].queries[0].expr: dashboard argo, "
+            'panel "Queued", target 0: target-variable-filter-rule:',
+        ),
+        (
+            'cluster=~"$cluster"',
+            'cluster="$cluster"',
+            "17:23: dashboards[0].rows[0].panels[0].queries[0].expr: dashboard argo, "
+            'panel "Queued", target 0: target-variable-regex-rule:',
+        ),
+        ("unit: short", "unit: things", "14:19: dashboards[0].rows[0].panels[0].unit:"),
         ("            description: Pending workflows.\n", "", "dashboards[0].rows[0].panels[0]:"),
         ("uid: argo", "uid: slo-overview", "dashboards[0].uid:"),
         ("uid: argo", "uid: SLO_Overview", "dashboards[0].uid: uid 'SLO_Overview' and the"),
@@ -207,6 +220,8 @@ def test_good_spec_renders(tmp_path: Path) -> None:
     ids=[
         "unknown-idp-metric",
         "undeclared-external",
+        "panel-ignores-the-cluster-variable",
+        "cluster-variable-matched-with-=",
         "bad-unit",
         "no-description",
         "uid-of-a-generated-dashboard",
