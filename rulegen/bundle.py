@@ -410,14 +410,19 @@ def _dashboards(model: Model) -> list[tuple[g.Dashboard, str]]:
 
 def slo_view(model: Model, s: SLO) -> sd.SloView:
     """What the SLO dashboards read of an SLO."""
+    where = model.topology
+    # The base recordings tell clusters apart in split mode (the external label) and for a
+    # scope: cluster SLO; in single mode that SLO's group_by already holds the label.
     return sd.SloView(
+        cluster_label=where.cluster_label if where.split or s.scope == "cluster" else "",
+        scope=s.scope if where.split else "global",
         spec=model.name,
         name=s.name,
         service=s.service,
         objective=float(s.target),
         period=s.period,
         base_window=s.base,
-        group_by=model.topology.series_labels(tuple(s.sli.group_by), s.scope),
+        group_by=tuple(s.sli.group_by),
         tiers=tuple(
             sd.TierView(t.name, t.alert, t.severity, t.long, t.short, float(t.factor))
             for t in s.tiers
