@@ -61,6 +61,26 @@ def total_events(window_seconds: int) -> str:
     return f"slo:sli_total_events:rate{format_seconds(window_seconds)}"
 
 
+def global_error_events(window_seconds: int) -> str:
+    """Split mode, internal: error events per second summed across clusters (the global
+    layer's base; its windows sum these)."""
+    return f"slo:sli_global_error_events:rate{format_seconds(window_seconds)}"
+
+
+def global_total_events(window_seconds: int) -> str:
+    return f"slo:sli_global_total_events:rate{format_seconds(window_seconds)}"
+
+
+def base_group(slo: str) -> str:
+    """Split mode: the group of an SLO's base recordings in every cluster's Prometheus."""
+    return f"slo:{slo}:base"
+
+
+def clusters_group(spec: str) -> str:
+    """Split mode: the group of SLOClusterMissing in the global file."""
+    return f"slo-clusters:{spec}"
+
+
 def fast_group(slo: str) -> str:
     # `:` cannot occur in SLO names, so group names can never collide.
     return f"slo:{slo}:short"
@@ -76,6 +96,21 @@ def threshold_group(spec: str, index: int) -> str:
 
 def rules_file(spec: str) -> str:
     return f"alerts/{spec}.rules.yml"
+
+
+def cluster_rules_file(spec: str) -> str:
+    """Split mode: what every cluster's Prometheus loads."""
+    return f"alerts/{spec}.cluster.rules.yml"
+
+
+def global_rules_file(spec: str) -> str:
+    """Split mode: what the global evaluator loads (Prometheus or Thanos Ruler)."""
+    return f"alerts/{spec}.global.rules.yml"
+
+
+def global_mimir_file(spec: str) -> str:
+    """Split mode, Mimir: the namespace file `mimirtool rules load` takes."""
+    return f"deploy/generated/global/mimir-{spec}.yaml"
 
 
 def tests_file(spec: str) -> str:
