@@ -28,7 +28,9 @@ from rulegen.model import SLO, Model
 from rulegen.sli.feed import InputSeries, braces, num
 from rulegen.tests_gen import (
     TOLERANCE,
+    AlertCheck,
     Check,
+    ExpAlert,
     ExprCheck,
     PromtoolTest,
     Sample,
@@ -201,26 +203,25 @@ class _GlobalSLOTests(_SLOTests):
 
 def _missing_test(slos: list[_GlobalSLOTests], model: Model) -> PromtoolTest:
     """The last listed cluster sends nothing: it is named missing, global SLOs go absent."""
-    clusters = model.topology.clusters
+    label, clusters = model.topology.cluster_label, model.topology.clusters
     missing, present = clusters[-1], clusters[:-1]
+    alert = rules_split.cluster_missing(model)
     eval_ = slos[0].eval
-    at = _ceil_to(rules_split.CLUSTER_MISSING_FOR + 2 * eval_, eval_)
+    at = _ceil_to((alert.for_ or 0) + 2 * eval_, eval_)
     inputs = tuple(
         series
         for s in slos
         for series in s._constant({c: (Decimal(0), 1) for c in present}, s._samples(at))
     )
-    alert = rules_split.cluster_missing_alert(model)
-    labels = {
-        "alertname": alert.alert,
-        "alertstate": "firing",
-        naming.LABEL_SLO_SPEC: model.name,
-        model.topology.cluster_label: missing,
-        **dict(alert.labels),
-    }
+    labels = {**dict(alert.labels), label: missing}
+    # The annotations as Prometheus renders them for this cluster.
+    cluster = f"{{{{ $labels.{label} }}}}"
+    annotations = {k: v.replace(cluster, missing) for k, v in alert.annotations}
+    series = {"alertname": alert.alert, "alertstate": "firing", **labels}
     query = {"alertname": alert.alert, naming.LABEL_SLO_SPEC: model.name, "alertstate": "firing"}
     checks: list[Check] = [
-        ExprCheck("ALERTS" + braces(query), at, (Sample("ALERTS" + braces(labels), 1),))
+        AlertCheck(at, alert.alert, (ExpAlert(labels, annotations),)),
+        ExprCheck("ALERTS" + braces(query), at, (Sample("ALERTS" + braces(series), 1),)),
     ]
     for s in slos:
         if not s.per_cluster:
@@ -233,8 +234,8 @@ def _missing_test(slos: list[_GlobalSLOTests], model: Model) -> PromtoolTest:
             checks.append(ExprCheck(s._ratio(s.slo.base), at, samples))
     comment = (
         f"{missing} sends nothing: {alert.alert} fires for it after "
-        f"{format_seconds(rules_split.CLUSTER_MISSING_FOR)}, and every scope-global SLO's "
-        "ratios are absent, not computed from the clusters left"
+        f"{format_seconds(alert.for_ or 0)}, and every scope-global SLO's ratios are absent, "
+        "not computed from the clusters left"
     )
     return PromtoolTest(comment, eval_, inputs, tuple(checks))
 
