@@ -153,3 +153,26 @@ def test_a_broken_rule_fails_the_generated_tests(
     (alerts / "tests" / test_file).write_text((rendered / "tests" / test_file).read_text())
     failed = _promtool(promtool, alerts, which)
     assert "FAILED" in failed and want in failed, failed[-3000:]
+
+
+# Scrape intervals and periods that once broke single mode's tests (tests_gen), plus the
+# extremes: the split tests' own times (the base window, the evaluation step) follow them.
+INTERVALS = [(1, 1), (45, 30), (90, 7), (600, 30), (120, 90)]
+
+
+def test_generated_split_tests_pass_for_other_scrape_intervals_and_windows(
+    tmp_path: Path, promtool: str
+) -> None:
+    files = []
+    for scrape, days in INTERVALS:
+        root = tmp_path / f"s{scrape}-d{days}"
+        root.mkdir()
+        defaults = f"defaults: {{window: {days}d, scrape_interval: {scrape}s}}\n"
+        path = spec(root, defaults + SPLIT_SPEC, head=HEAD)
+        result = cli("render", str(path), "-o", str(root))
+        assert result.exit_code == 0, result.output
+        files += [
+            str(root / "alerts" / "tests" / f"split.{w}.test.yml") for w in ("cluster", "global")
+        ]
+    tested = run_promtool(promtool, "test", "rules", *files)
+    assert tested.returncode == 0, (tested.stdout + tested.stderr)[-4000:]
