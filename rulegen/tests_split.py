@@ -117,14 +117,8 @@ class _GlobalSLOTests(_SLOTests):
         longest_for = max((t.for_ or 0 for t in self.slo.tiers), default=0)
         return _ceil_to(longest_for + 3 * self.eval, self.eval)
 
-    def _test(
-        self,
-        comment: str,
-        interval: int,
-        inputs: tuple[InputSeries, ...],
-        checks: tuple[Check, ...],
-    ) -> PromtoolTest:
-        return PromtoolTest(comment, interval, inputs, checks, frozenset({f"slo {self.slo.name}"}))
+    def _touched(self) -> frozenset[str]:
+        return frozenset({f"slo {self.slo.name}"})
 
     def _cluster_labels(self, cluster: str) -> dict[str, str]:
         return {**self.series_labels, self.label: cluster}
@@ -148,10 +142,8 @@ class _GlobalSLOTests(_SLOTests):
 
     def _constant_inputs(self, ratio: Decimal, samples: int) -> tuple[InputSeries, ...]:
         """Scope global: every cluster at `ratio`; scope cluster: the first one only."""
-        rates = {
-            c: (ratio if c == self.clusters[0] or not self.per_cluster else Decimal(0), 1)
-            for c in self.clusters
-        }
+        burning = self.clusters[:1] if self.per_cluster else self.clusters
+        rates = {c: (ratio if c in burning else Decimal(0), 1) for c in self.clusters}
         return self._constant(rates, samples)
 
     def spread_test(self) -> list[PromtoolTest]:
@@ -162,43 +154,50 @@ class _GlobalSLOTests(_SLOTests):
         at = _ceil_to(3 * self.eval, self.eval)
         rates = {quiet: (Decimal(1), QUIET), **{c: (Decimal(0), BUSY) for c in busy}}
         inputs = self._constant(rates, self._samples(at))
-        windows = self.slo.windows()
         if self.per_cluster:
-            checks = tuple(
-                ExprCheck(
-                    self._ratio(w),
-                    at,
-                    tuple(
-                        Sample(
-                            naming.sli_error_ratio(w) + braces(self._cluster_labels(c)),
-                            1 if c == quiet else 0,
-                        )
-                        for c in self.clusters
-                    ),
-                )
-                for w in windows
-            )
+            checks = self._each_cluster(at, quiet)
             comment = (
                 f"{self.slo.name}: scope cluster: one ratio per cluster, {quiet} at 1 and "
                 f"{', '.join(busy)} at 0, in every window"
             )
-            return [self._test(comment, self.eval, inputs, checks)]
-        expected = QUIET / (QUIET + BUSY * len(busy))
+        else:
+            expected = QUIET / (QUIET + BUSY * len(busy))
+            checks = self._summed(at, expected)
+            comment = (
+                f"{self.slo.name}: {quiet} fails all of its {QUIET}/s, {', '.join(busy)} none "
+                f"of {BUSY}/s each: every window is {expected:.6g} (errors / events over all "
+                f"clusters), not the mean of their ratios ({1 / len(self.clusters):.6g})"
+            )
+        return [self._test(comment, self.eval, inputs, checks)]
+
+    def _each_cluster(self, at: int, failing: str) -> tuple[Check, ...]:
+        """Every window: one series per cluster, 1 for `failing`, 0 for the others."""
+        return tuple(
+            ExprCheck(
+                self._ratio(w),
+                at,
+                tuple(
+                    Sample(
+                        naming.sli_error_ratio(w) + braces(self._cluster_labels(c)),
+                        1 if c == failing else 0,
+                    )
+                    for c in self.clusters
+                ),
+            )
+            for w in self.slo.windows()
+        )
+
+    def _summed(self, at: int, expected: float) -> tuple[Check, ...]:
+        """Every window: one series, `expected` (within float noise)."""
         e = repr(expected)
-        checks = tuple(
+        return tuple(
             ExprCheck(
                 f"abs({self._ratio(w)} - {e}) < bool {e} * {TOLERANCE}",
                 at,
                 (Sample(self.series_braces, 1),),
             )
-            for w in windows
+            for w in self.slo.windows()
         )
-        comment = (
-            f"{self.slo.name}: {quiet} fails all of its {QUIET}/s, {', '.join(busy)} none of "
-            f"{BUSY}/s each: every window is {expected:.6g} (errors / events over all "
-            f"clusters), not the mean of their ratios ({1 / len(self.clusters):.6g})"
-        )
-        return [self._test(comment, self.eval, inputs, checks)]
 
 
 def _missing_test(slos: list[_GlobalSLOTests], model: Model) -> PromtoolTest:
