@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from rulegen import bundle, explain, lint, model, rules_split
+from rulegen import promtool as promtool_run
 
 from .helpers import cli, run_promtool
 
@@ -348,3 +349,16 @@ def test_explain_says_what_runs_where(tmp_path: Path) -> None:
     assert "scope cluster: one SLO series per 'cluster'" in text
     result = cli("explain", str(path))
     assert result.exit_code == 0 and result.output == text
+
+
+def test_check_takes_a_split_bundle_but_not_two_cluster_files_of_one_spec(tmp_path: Path) -> None:
+    files = render(tmp_path, topology() + SLOS)
+    alerts = tmp_path / "alerts"
+    alerts.mkdir()
+    for name in ("s.cluster.rules.yml", "s.global.rules.yml"):
+        (alerts / name).write_text(files[f"alerts/{name}"])
+    assert promtool_run.spec_collisions(sorted(alerts.iterdir())).ok
+    (alerts / "copy.cluster.rules.yml").write_text(files["alerts/s.cluster.rules.yml"])
+    collided = promtool_run.spec_collisions(sorted(alerts.iterdir()))
+    assert not collided.ok and 'metadata.name "s"' in collided.output
+    assert "s.global.rules.yml" not in collided.output
