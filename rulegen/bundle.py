@@ -21,7 +21,18 @@ from typing import Any, Protocol
 
 from common.durations import format_seconds
 from common.issues import Issue, json_path
-from rulegen import dashboards, k8s, lint, locate, naming, rules, rules_split, tests_gen, yamlout
+from rulegen import (
+    dashboards,
+    k8s,
+    lint,
+    locate,
+    naming,
+    rules,
+    rules_split,
+    tests_gen,
+    tests_split,
+    yamlout,
+)
 from rulegen import grafana as g
 from rulegen import slo_dashboards as sd
 from rulegen.errors import SpecError
@@ -212,6 +223,14 @@ def _tests_file(p: Parts) -> str:
     return yamlout.dump_tests(*tests_gen.suite(p.model), naming.HEADER)
 
 
+def _cluster_tests_file(p: Parts) -> str:
+    return yamlout.dump_tests(*tests_split.suite_cluster(p.model), naming.HEADER)
+
+
+def _global_tests_file(p: Parts) -> str:
+    return yamlout.dump_tests(*tests_split.suite_global(p.model), naming.HEADER)
+
+
 def _dashboard_json(_: Parts, d: Dashboard) -> str:
     return d.text
 
@@ -278,8 +297,11 @@ _GLOBAL_OBJECTS = When(
     ),
 )
 
-# Split mode's generated promtool tests (one row per rules file) join the bundle here.
-SPLIT_TESTS: tuple[Output, ...] = ()
+# Split mode's generated promtool tests, one file per rules file.
+SPLIT_TESTS: tuple[Output, ...] = (
+    When(_split, One("alerts/tests/{spec}.cluster.test.yml", _cluster_tests_file)),
+    When(_split, One("alerts/tests/{spec}.global.test.yml", _global_tests_file)),
+)
 
 BUNDLE: tuple[Output, ...] = (
     When(_single, One("alerts/{spec}.rules.yml", _rules_file)),

@@ -290,9 +290,12 @@ class _SLOTests:
         inputs: tuple[InputSeries, ...],
         checks: tuple[Check, ...],
     ) -> PromtoolTest:
-        # The SLO's own token keeps two of its tests apart even where it reads no metric.
-        touched = self.slo.sli.metrics() | {f"slo {self.slo.name}"}
-        return PromtoolTest(comment, interval, inputs, checks, frozenset(touched))
+        return PromtoolTest(comment, interval, inputs, checks, self._touched())
+
+    def _touched(self) -> frozenset[str]:
+        """What the inputs reach: the SLO's own token keeps two of its tests apart even
+        where it reads no metric."""
+        return self.slo.sli.metrics() | {f"slo {self.slo.name}"}
 
     def settled_at(self) -> int:
         """When a constant error ratio has filled the base window and every `for` is over."""

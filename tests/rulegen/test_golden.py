@@ -191,6 +191,8 @@ def _whole_bundle(variant: str) -> set[str]:
         own = {
             f"alerts/{variant}.cluster.rules.yml",
             f"alerts/{variant}.global.rules.yml",
+            f"alerts/tests/{variant}.cluster.test.yml",
+            f"alerts/tests/{variant}.global.test.yml",
             "deploy/generated/prometheusrule-cluster.yaml",
             "deploy/generated/global/remote-write.yaml",
             *layer,

@@ -140,7 +140,11 @@ def test_global_objects_are_not_selected_by_the_clusters(tmp_path: Path) -> None
     assert load(files["deploy/generated/global/kustomization.yaml"])["resources"] == [
         "prometheusrule.yaml"
     ]
-    assert not any(p.startswith("alerts/tests/") for p in files)  # split tests: own rows
+    # One generated test file per rules file; no single-mode one.
+    assert sorted(p for p in files if p.startswith("alerts/tests/")) == [
+        "alerts/tests/s.cluster.test.yml",
+        "alerts/tests/s.global.test.yml",
+    ]
 
 
 def _series(metric: str, slo: str, cluster: str, values: str) -> dict[str, str]:
