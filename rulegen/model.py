@@ -65,6 +65,8 @@ class SLO:
     tiers: tuple[Tier, ...]  # enabled tiers only
     base: int  # base window (seconds)
     scope: Scope = "global"  # cluster: one SLO series per cluster (topology.md)
+    # Split mode: the clusters whose base recordings its global sums wait for.
+    clusters: tuple[str, ...] = ()
 
     @property
     def target(self) -> Decimal:
@@ -454,6 +456,7 @@ def _slo(c: _SLOContext, file: spec.SpecFile, where: Topology, issues: _Issues) 
         tiers=_tiers(c, issues),
         base=base_window(c.scrape),
         scope=s.scope,
+        clusters=topology.slo_clusters(s, where),
     )
 
 

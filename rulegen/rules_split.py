@@ -100,15 +100,16 @@ def global_base(model: Model, slo: SLO) -> list[Rule]:
 
 
 def every_cluster(model: Model, slo: SLO) -> str:
-    """True (a sample) while every listed cluster sends this SLO's total; clusters not
-    listed (a DR region) still add to the sums but are not waited for."""
-    t = model.topology
-    listed = promql.string("|".join(promql.regex_literal(c) for c in t.clusters))
+    """True (a sample) while every cluster that measures the SLO (its `clusters`, else all
+    listed) sends its total; other clusters (a DR region) still add to the sums but are
+    not waited for."""
+    t, clusters = model.topology, slo.clusters
+    listed = promql.string("|".join(promql.regex_literal(c) for c in clusters))
     reporting = (
         f"{naming.total_events(slo.base)}{{{identity_matchers(model, slo)}, "
         f"{t.cluster_label}=~{listed}}}"
     )
-    return f"count(group by ({t.cluster_label}) ({reporting})) >= {len(t.clusters)}"
+    return f"count(group by ({t.cluster_label}) ({reporting})) >= {len(clusters)}"
 
 
 def cluster_missing(model: Model) -> Alerting:

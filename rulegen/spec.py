@@ -365,6 +365,9 @@ class SLOAlerting(_Spec):
     tiers: dict[Name, Tier] = {}
 
 
+ClusterName = Annotated[str, AfterValidator(_label_value)]
+
+
 class SLO(_Spec):
     name: Name
     service: Annotated[Text, AfterValidator(_no_template)] | None = None
@@ -373,6 +376,9 @@ class SLO(_Spec):
     window: Duration | None = None
     # global: one SLI summed across clusters; cluster: one SLO series per cluster (topology.md).
     scope: Literal["global", "cluster"] = "global"
+    # Split mode, scope global: the listed clusters that measure this SLO (default: all
+    # of topology.clusters); its sums wait for these only.
+    clusters: list[ClusterName] | None = Field(default=None, min_length=1)
     sli: SLI
     alerting: SLOAlerting = SLOAlerting()
 
@@ -435,9 +441,6 @@ class Outputs(_Spec):
     }
     # Grafana migrates older dashboards on load; 39 is read by Grafana 10.x and 11.x.
     schema_version: int = Field(default=39, ge=36, le=42)
-
-
-ClusterName = Annotated[str, AfterValidator(_label_value)]
 
 
 class GlobalLayer(_Spec):

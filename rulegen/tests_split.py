@@ -105,7 +105,7 @@ class _GlobalSLOTests(_SLOTests):
         super().__init__(model, slo, shares_metrics=False)
         self.scrape = self.eval  # recordings arrive once per evaluation, not per scrape
         self.label = model.topology.cluster_label
-        self.clusters = model.topology.clusters
+        self.clusters = slo.clusters or model.topology.clusters  # those that measure it
         self.per_cluster = slo.scope == "cluster"
         # series_labels stay without the cluster: each input adds its own.
         if self.per_cluster:  # the burning cluster's alerts, and only its alerts
@@ -210,7 +210,9 @@ def _missing_test(slos: list[_GlobalSLOTests], model: Model) -> PromtoolTest:
     inputs = tuple(
         series
         for s in slos
-        for series in s._constant({c: (Decimal(0), 1) for c in present}, s._samples(at))
+        for series in s._constant(
+            {c: (Decimal(0), 1) for c in s.clusters if c != missing}, s._samples(at)
+        )
     )
     labels = {**dict(alert.labels), label: missing}
     # The annotations as Prometheus renders them for this cluster.
@@ -223,14 +225,17 @@ def _missing_test(slos: list[_GlobalSLOTests], model: Model) -> PromtoolTest:
         ExprCheck("ALERTS" + braces(query), at, (Sample("ALERTS" + braces(series), 1),)),
     ]
     for s in slos:
-        if not s.per_cluster:
-            checks += [ExprCheck(s._ratio(w), at) for w in s.slo.windows()]
-        else:  # the clusters that report keep their own SLO
+        if s.per_cluster:  # the clusters that report keep their own SLO
             samples = tuple(
                 Sample(naming.sli_error_ratio(s.slo.base) + braces(s._cluster_labels(c)), 0)
                 for c in present
             )
             checks.append(ExprCheck(s._ratio(s.slo.base), at, samples))
+        elif missing in s.clusters:
+            checks += [ExprCheck(s._ratio(w), at) for w in s.slo.windows()]
+        else:  # measured elsewhere only: it does not wait for the missing cluster
+            sample = (Sample(naming.sli_error_ratio(s.slo.base) + s.series_braces, 0),)
+            checks.append(ExprCheck(s._ratio(s.slo.base), at, sample))
     comment = (
         f"{missing} sends nothing: {alert.alert} fires for it after "
         f"{format_seconds(alert.for_ or 0)}, and every scope-global SLO's ratios are absent, "

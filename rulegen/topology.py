@@ -126,9 +126,40 @@ def cluster_sli(s: spec.SLO, t: Topology) -> spec.SLI:
     return s.sli.model_copy(update={kind: grouped})
 
 
+def slo_clusters(s: spec.SLO, t: Topology) -> tuple[str, ...]:
+    """The clusters a split-mode SLO's global sums wait for: its own list, else all."""
+    if not t.split:
+        return ()
+    return tuple(s.clusters) if s.clusters else t.clusters
+
+
+def _check_slo_clusters(s: spec.SLO, path: Path_, t: Topology, report: Report) -> None:
+    if s.clusters is None:
+        return
+    where: Path_ = (*path, "clusters")
+    if not t.split:
+        report(where, "'clusters' is a split-mode option; set topology.mode: split")
+        return
+    if s.scope == "cluster":
+        report(
+            where,
+            "only for scope: global: a scope: cluster SLO has one series per cluster that "
+            "reports and waits for none",
+        )
+        return
+    seen: set[str] = set()
+    for i, c in enumerate(s.clusters):
+        if c not in t.clusters:
+            report((*where, i), f"cluster {c!r} is not in topology.clusters")
+        elif c in seen:
+            report((*where, i), f"cluster {c!r} is listed twice")
+        seen.add(c)
+
+
 def check_slo(s: spec.SLO, path: Path_, t: Topology, report: Report) -> None:
-    """A per-cluster SLO must keep the cluster label: no matcher on it, no aggregation
-    that drops it."""
+    """An SLO's own cluster list must name listed clusters; a per-cluster SLO must keep
+    the cluster label: no matcher on it, no aggregation that drops it."""
+    _check_slo_clusters(s, path, t, report)
     if s.scope != "cluster":
         return
     label = t.cluster_label

@@ -38,6 +38,14 @@ slos:
         total: TOTAL
 """
 
+
+def slo_clusters(clusters: str, scope: str = "") -> str:
+    """RATIO_SLO measured in `clusters` only."""
+    return RATIO_SLO.replace(
+        "    objective: 99.9\n", f"    objective: 99.9\n{scope}    clusters: {clusters}\n"
+    )
+
+
 GLOBAL_ALERT = """\
 alerts:
   - name: Down
@@ -114,6 +122,30 @@ CASES = [
         "slos[0].sli.raw.total",
         "sum() aggregates 'cluster' away",
         id="per-cluster-raw-without-cluster-single-mode",
+    ),
+    pytest.param(
+        SPLIT + slo_clusters("[eu-central-1]"),
+        7,
+        16,
+        "slos[0].clusters[0]",
+        "cluster 'eu-central-1' is not in topology.clusters",
+        id="slo-cluster-not-listed",
+    ),
+    pytest.param(
+        SPLIT + slo_clusters("[us-west-1]", scope="    scope: cluster\n"),
+        8,
+        15,
+        "slos[0].clusters",
+        "only for scope: global",
+        id="slo-clusters-with-scope-cluster",
+    ),
+    pytest.param(
+        slo_clusters("[us-east-1]"),
+        4,
+        15,
+        "slos[0].clusters",
+        "'clusters' is a split-mode option",
+        id="slo-clusters-in-single-mode",
     ),
     pytest.param(
         "topology:\n  global: {evaluator: thanos}\n" + RATIO_SLO,
