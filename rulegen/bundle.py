@@ -65,19 +65,25 @@ class Output(Protocol):
     def files(self, parts: Parts) -> Iterator[tuple[str, str]]: ...
 
 
+def _always(_: Parts) -> bool:
+    return True
+
+
 @dataclass(frozen=True)
 class One:
-    """One file per bundle; `{spec}` in its path is the spec's name."""
+    """One file per bundle, where `wanted`; `{spec}` in its path is the spec's name."""
 
     path: str
     render: Callable[[Parts], str]
     kubernetes: bool = False
+    wanted: Callable[[Parts], bool] = _always
 
     def paths(self, parts: Parts) -> list[str]:
-        return [self.path.format(spec=parts.model.name)]
+        return [self.path.format(spec=parts.model.name)] if self.wanted(parts) else []
 
     def files(self, parts: Parts) -> Iterator[tuple[str, str]]:
-        yield self.paths(parts)[0], self.render(parts)
+        for path in self.paths(parts):
+            yield path, self.render(parts)
 
 
 @dataclass(frozen=True)
@@ -128,6 +134,18 @@ def _rules_file(p: Parts) -> str:
     return yamlout.dump({"groups": p.groups}, naming.HEADER)
 
 
+def _has_threshold_alerts(p: Parts) -> bool:
+    return bool(p.model.alerts)
+
+
+def _threshold_rules_file(p: Parts) -> str:
+    """The threshold groups alone, cut from the rules file's text: hand-written tests of the
+    threshold alerts load this, since promtool evaluates every rule it loads at every step."""
+    names = {group.name for group in rules.threshold_groups(p.model)}
+    chosen = [g for g in p.groups.items() if g.data[0]["name"] in names]
+    return yamlout.dump({"groups": yamlout.Rendered.join(chosen)}, naming.HEADER)
+
+
 def _tests_file(p: Parts) -> str:
     return yamlout.dump_tests(*tests_gen.suite(p.model), naming.HEADER)
 
@@ -170,6 +188,11 @@ def _alertmanager(_: Parts) -> str:
 BUNDLE: tuple[Output, ...] = (
     One("alerts/{spec}.rules.yml", _rules_file),
     One("alerts/tests/{spec}.test.yml", _tests_file),
+    One(
+        "alerts/tests/{spec}.thresholds.rules.yml",
+        _threshold_rules_file,
+        wanted=_has_threshold_alerts,
+    ),
     EachDashboard("dashboards/{uid}.json", _dashboard_json),
     One("dashboards/provisioning/dashboards.yml", _provisioning_dashboards),
     One("dashboards/provisioning/datasources.yml", _provisioning_datasources),

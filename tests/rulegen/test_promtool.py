@@ -73,3 +73,26 @@ def test_check_fails_with_exit_1_on_a_broken_bundle(tmp_path: Path, promtool: st
     result = cli("check", str(root))
     assert result.exit_code == 1
     assert "could not parse expression" in result.stderr or "parse error" in result.stderr
+
+
+def test_check_fails_where_the_threshold_rules_beside_the_tests_differ(
+    tmp_path: Path, promtool: str
+) -> None:
+    """The hand-written tests load the threshold groups alone: `check` holds that copy to
+    the rule file, so the tests keep proving the rules that are deployed."""
+    root = tmp_path / "routing"
+    shutil.copytree(GOLDEN / "routing", root)
+    copy = root / "alerts" / "tests" / "routing.thresholds.rules.yml"
+    assert cli("check", str(root)).exit_code == 0
+    rules = root / "alerts" / "routing.rules.yml"
+    text = rules.read_text()
+    assert text.count("checkout_queue_depth > 1000") == 1
+    rules.write_text(text.replace("checkout_queue_depth > 1000", "checkout_queue_depth > 2000"))
+    result = cli("check", str(root))
+    assert result.exit_code == 1
+    assert f"error: {copy}: rule group alerts:routing is not the group of {rules}" in result.stderr
+    rules.write_text(text)
+    copy.write_text(copy.read_text() + "- name: mine\n  rules: []\n")
+    result = cli("check", str(root))
+    assert result.exit_code == 1
+    assert f"error: {copy}: rule group mine is in no rule file" in result.stderr
