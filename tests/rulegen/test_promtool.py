@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from rulegen import promtool as promtool_mod
+
 from .conftest import GOLDEN, REPO
 from .helpers import cli
 from .helpers import run_promtool as run
@@ -96,3 +98,24 @@ def test_check_fails_where_the_threshold_rules_beside_the_tests_differ(
     result = cli("check", str(root))
     assert result.exit_code == 1
     assert f"error: {copy}: rule group mine is in no rule file" in result.stderr
+
+
+def test_test_files_run_side_by_side_and_report_in_file_order(
+    tmp_path: Path, promtool: str
+) -> None:
+    """One promtool per file, several at once: one failing file fails the whole, and the
+    output is each file's, in the order given, whichever finished first."""
+    body = "evaluation_interval: 1m\ntests:\n- interval: 1m\n  input_series: []\n"
+    files = [tmp_path / f"{name}.test.yml" for name in ("a", "b", "c")]
+    for f in files:
+        expr = "vector(2)" if f.name == "b.test.yml" else "vector(1)"
+        f.write_text(
+            body + f"  promql_expr_test:\n  - {{expr: '{expr}', eval_time: 0m, "
+            "exp_samples: [{labels: '{}', value: 1}]}\n"
+        )
+    result = promtool_mod.test_rules(files)
+    assert not result.ok
+    starts = [result.output.index(f"Unit Testing:  {f}\n") for f in files]
+    assert starts == sorted(starts)
+    assert result.output.count("SUCCESS") == 2
+    assert "FAILED" in result.output[starts[1] : starts[2]]
