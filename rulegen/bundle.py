@@ -150,6 +150,10 @@ def _tests_file(p: Parts) -> str:
     return yamlout.dump_tests(*tests_gen.suite(p.model), naming.HEADER)
 
 
+def _settled_tests_file(p: Parts) -> str:
+    return yamlout.dump_tests(*tests_gen.settled_suite(p.model), naming.HEADER)
+
+
 def _dashboard_json(_: Parts, d: Dashboard) -> str:
     return d.text
 
@@ -188,6 +192,7 @@ def _alertmanager(_: Parts) -> str:
 BUNDLE: tuple[Output, ...] = (
     One("alerts/{spec}.rules.yml", _rules_file),
     One("alerts/tests/{spec}.test.yml", _tests_file),
+    One("alerts/tests/{spec}.settled.test.yml", _settled_tests_file),
     One(
         "alerts/tests/{spec}.thresholds.rules.yml",
         _threshold_rules_file,

@@ -165,6 +165,7 @@ def test_every_variant_renders_the_whole_bundle(bundles: dict[str, Bundle]) -> N
         assert set(files) == thresholds | {
             f"alerts/{variant}.rules.yml",
             f"alerts/tests/{variant}.test.yml",
+            f"alerts/tests/{variant}.settled.test.yml",
             "dashboards/slo-overview.json",
             "dashboards/slo-detail.json",
             "dashboards/provisioning/dashboards.yml",

@@ -34,7 +34,8 @@ def test_repo_bundle_is_fresh() -> None:
 def test_repo_bundle_passes_idp_rulegen_check(promtool: str) -> None:
     result = cli("check", str(REPO))
     assert result.exit_code == 0, result.output
-    for suite in ("idp.test.yml", "threshold-alerts.test.yml", "capacity-alerts.test.yml"):
+    suites = ("idp.test.yml", "idp.settled.test.yml", "threshold-alerts.test.yml")
+    for suite in (*suites, "capacity-alerts.test.yml"):
         assert suite in result.output
 
 
@@ -46,7 +47,8 @@ def test_generated_tests_catch_a_wrong_threshold(tmp_path: Path, promtool: str) 
     text = rules.read_text()
     assert "(6 * 0.001)" in text
     rules.write_text(text.replace("(6 * 0.001)", "(7 * 0.001)"))
-    result = run(promtool, "test", "rules", str(root / "alerts" / "tests" / "ratio.test.yml"))
+    tests = root / "alerts" / "tests" / "ratio.settled.test.yml"
+    result = run(promtool, "test", "rules", str(tests))
     assert result.returncode == 1
     assert 'long_window="6h"' in result.stderr
 
@@ -61,7 +63,8 @@ def test_generated_tests_catch_an_unweighted_period_ratio(tmp_path: Path, promto
     text = rules.read_text()
     assert weighted in text
     rules.write_text(text.replace(weighted, f"avg_over_time(slo:sli_error:ratio_rate5m{sel}[30d])"))
-    result = run(promtool, "test", "rules", str(root / "alerts" / "tests" / "ratio.test.yml"))
+    tests = root / "alerts" / "tests" / "ratio.settled.test.yml"
+    result = run(promtool, "test", "rules", str(tests))
     assert result.returncode == 1
     assert "slo:sli_error:ratio_rate30d" in result.stderr
 
