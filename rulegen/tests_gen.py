@@ -48,7 +48,7 @@ def evaluation_interval(scrape_interval: int) -> int:
     return min(max(MIN_EVAL, scrape_interval), windows.SLOW_INTERVAL)
 
 
-# The settled tests' step: the longest evaluation_interval allows. They assert a state at
+# The settled tests' step: the longest evaluation_interval() gives. They assert a state at
 # one time (alerts, ratios, NaN) from inputs that do not depend on the step, so finer steps
 # only repeat the evaluation; the timed tests (how soon an alert fires) keep the fine step.
 SETTLED_STEP = windows.SLOW_INTERVAL
@@ -574,7 +574,7 @@ def suite(model: Model) -> TestFile:
 def settled_suite(model: Model) -> TestFile:
     """The settled tests (tiers above and below, zero traffic, the period) at SETTLED_STEP,
     for alerts/tests/<spec>.settled.test.yml."""
-    step = max(SETTLED_STEP, evaluation_interval(model.scrape_interval))
+    step = SETTLED_STEP
     per_slo = _per_slo(model, step)
     tier_at = max((s.settled_at() for s in per_slo), default=0)
     tests: list[PromtoolTest] = []
