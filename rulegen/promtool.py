@@ -1,12 +1,12 @@
 """Run promtool on a rendered bundle (check rules, test rules); output goes to the caller.
 
-Before promtool, the rule files are checked for one thing promtool cannot see: two files
-generated from specs with the same metadata.name. Their series and alerts carry the same
+Before promtool, the rule files are checked for two things promtool cannot see. Two files
+generated from specs with the same metadata.name: their series and alerts carry the same
 slo_spec label, so one Prometheus loading both would mix their SLOs (and fail with "same
-labelset after applying rule labels" where their SLO names are equal too). And one the
-tests rely on: a rule file beside them (alerts/tests/*.rules.yml: the threshold groups
-alone, so that tests of threshold alerts do not evaluate every SLO rule at every step)
-must hold the very groups of alerts/*.rules.yml.
+labelset after applying rule labels" where their SLO names are equal too). And a copy of
+rule groups beside the tests (alerts/tests/*.rules.yml: the threshold groups alone, so
+that their tests do not evaluate every SLO rule at every step) that is not the groups of
+alerts/*.rules.yml: the tests loading it would prove other rules than those deployed.
 """
 
 from __future__ import annotations
