@@ -86,19 +86,25 @@ class Output(Protocol):
     def files(self, parts: Parts) -> Iterator[tuple[str, str]]: ...
 
 
+def _always(_: Parts) -> bool:
+    return True
+
+
 @dataclass(frozen=True)
 class One:
-    """One file per bundle; `{spec}` in its path is the spec's name."""
+    """One file per bundle, where `wanted`; `{spec}` in its path is the spec's name."""
 
     path: str
     render: Callable[[Parts], str]
     kubernetes: bool = False
+    wanted: Callable[[Parts], bool] = _always
 
     def paths(self, parts: Parts) -> list[str]:
-        return [self.path.format(spec=parts.model.name)]
+        return [self.path.format(spec=parts.model.name)] if self.wanted(parts) else []
 
     def files(self, parts: Parts) -> Iterator[tuple[str, str]]:
-        yield self.paths(parts)[0], self.render(parts)
+        for path in self.paths(parts):
+            yield path, self.render(parts)
 
 
 @dataclass(frozen=True)
@@ -219,6 +225,20 @@ def _remote_write(p: Parts) -> str:
     return naming.HEADER + note + k8s.to_yaml(example)
 
 
+def _has_threshold_alerts(p: Parts) -> bool:
+    """Alerts that run where the raw series are (every alert in single mode)."""
+    return any(a.scope == "cluster" for a in p.model.alerts)
+
+
+def _threshold_rules_file(p: Parts) -> str:
+    """The threshold groups alone, cut from the rules file's text: hand-written tests of the
+    threshold alerts load this, since promtool evaluates every rule it loads at every step."""
+    local = tuple(a for a in p.model.alerts if a.scope == "cluster")
+    names = {group.name for group in rules.threshold_groups(p.model, local)}
+    chosen = [g for g in p.groups.items() if g.data[0]["name"] in names]
+    return yamlout.dump({"groups": yamlout.Rendered.join(chosen)}, naming.HEADER)
+
+
 def _tests_file(p: Parts) -> str:
     return yamlout.dump_tests(*tests_gen.suite(p.model), naming.HEADER)
 
@@ -229,6 +249,10 @@ def _cluster_tests_file(p: Parts) -> str:
 
 def _global_tests_file(p: Parts) -> str:
     return yamlout.dump_tests(*tests_split.suite_global(p.model), naming.HEADER)
+
+
+def _settled_tests_file(p: Parts) -> str:
+    return yamlout.dump_tests(*tests_gen.settled_suite(p.model), naming.HEADER)
 
 
 def _dashboard_json(_: Parts, d: Dashboard) -> str:
@@ -306,10 +330,16 @@ SPLIT_TESTS: tuple[Output, ...] = (
 BUNDLE: tuple[Output, ...] = (
     When(_single, One("alerts/{spec}.rules.yml", _rules_file)),
     When(_single, One("alerts/tests/{spec}.test.yml", _tests_file)),
+    When(_single, One("alerts/tests/{spec}.settled.test.yml", _settled_tests_file)),
     # Split: both files load in promtool (`check`, the generated tests) as they are.
     When(_split, One(naming.cluster_rules_file("{spec}"), _rules_file)),
     When(_split, One(naming.global_rules_file("{spec}"), _global_rules_file)),
     *SPLIT_TESTS,
+    One(
+        "alerts/tests/{spec}.thresholds.rules.yml",
+        _threshold_rules_file,
+        wanted=_has_threshold_alerts,
+    ),
     EachDashboard("dashboards/{uid}.json", _dashboard_json),
     One("dashboards/provisioning/dashboards.yml", _provisioning_dashboards),
     One("dashboards/provisioning/datasources.yml", _provisioning_datasources),

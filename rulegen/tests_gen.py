@@ -1,4 +1,9 @@
-"""Pure: model -> promtool unit tests that prove the generated rules (alerts/tests/<spec>.test.yml).
+"""Pure: model -> promtool unit tests that prove the generated rules, in two files.
+
+promtool evaluates every rule of a file at every step of every test, so steps are the
+cost. alerts/tests/<spec>.test.yml holds the timed tests (the outage, the absent alert:
+how soon an alert fires) at the scrape-based step; <spec>.settled.test.yml holds the
+tests that assert a state at one time (tiers, zero traffic, the period) at SETTLED_STEP.
 
 Per SLO:
 - each tier fires with a constant error ratio just above its threshold and stays silent
@@ -41,6 +46,12 @@ def evaluation_interval(scrape_interval: int) -> int:
     Prometheus, evaluating those groups every 2m, never does.
     """
     return min(max(MIN_EVAL, scrape_interval), windows.SLOW_INTERVAL)
+
+
+# The settled tests' step: the longest evaluation_interval() gives. They assert a state at
+# one time (alerts, ratios, NaN) from inputs that do not depend on the step, so finer steps
+# only repeat the evaluation; the timed tests (how soon an alert fires) keep the fine step.
+SETTLED_STEP = windows.SLOW_INTERVAL
 
 
 TOLERANCE = "1e-6"  # relative, for ratios computed from rates (float noise only)
@@ -212,11 +223,11 @@ def _absent_labels(presence: str) -> dict[str, str]:
 
 
 class _SLOTests:
-    def __init__(self, model: Model, slo: SLO, shares_metrics: bool, tier_at: int = 0) -> None:
+    def __init__(self, model: Model, slo: SLO, shares_metrics: bool, step: int) -> None:
         self.model, self.slo = model, slo
-        self.tier_at = tier_at
+        self.tier_at = 0
         self.scrape = model.scrape_interval
-        self.eval = evaluation_interval(self.scrape)
+        self.eval = step  # the test file's evaluation_interval
         self.feed = slo.sli.feed()
         self.group = self.feed.group if self.feed else {}
         self.check_annotations = not shares_metrics
@@ -379,9 +390,9 @@ class _SLOTests:
         busy = _ceil_to(max(2 * self.slo.base, 600), self.scrape)
         # The shortest alert window wholly quiet, with a base window to spare: where 0/0
         # would be NaN. Longer waits add eval steps, not proof (every window is built alike).
-        quiet = _ceil_to(max(self.slo.base, shortest) + self.slo.base, self.scrape)
-        at = busy + quiet
-        busy_n, quiet_n = self._samples(busy), quiet // self.scrape
+        quiet = max(self.slo.base, shortest) + self.slo.base
+        at = _ceil_to(busy + quiet, self.eval)  # at a step: between two, the last is read
+        busy_n, quiet_n = self._samples(busy), math.ceil((at - busy) / self.scrape)
         if self.feed is not None:
             inputs = tuple(self.feed.series([(busy_n, ratio), (quiet_n, None)]))
         else:
@@ -462,13 +473,8 @@ class _SLOTests:
         )
         return [self._test(comment, DAY_SAMPLE, inputs, checks)]
 
-    def all(self) -> list[PromtoolTest]:
-        return [
-            *self.tier_tests(),
-            *self.outage_test(),
-            *self.zero_traffic_test(),
-            *self.period_test(),
-        ]
+    def settled(self) -> list[PromtoolTest]:
+        return [*self.tier_tests(), *self.zero_traffic_test(), *self.period_test()]
 
 
 def _mergeable(a: PromtoolTest, b: PromtoolTest) -> bool:
@@ -533,26 +539,49 @@ def _absent_test(slos: list[_SLOTests], model: Model) -> PromtoolTest:
     return PromtoolTest(comment, model.scrape_interval, (), checks)
 
 
-def suite(model: Model) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
-    """The header mapping and the commented tests of the promtool test file."""
+def _per_slo(model: Model, step: int) -> list[_SLOTests]:
     metrics = {slo.name: slo.sli.metrics() for slo in model.slos}
     owners: dict[str, int] = {}
     for names in metrics.values():
         for metric in names:
             owners[metric] = owners.get(metric, 0) + 1
-    per_slo = [
-        _SLOTests(model, slo, any(owners[m] > 1 for m in metrics[slo.name])) for slo in model.slos
+    return [
+        _SLOTests(model, slo, any(owners[m] > 1 for m in metrics[slo.name]), step)
+        for slo in model.slos
     ]
+
+
+# The header mapping and the commented tests of a promtool test file.
+TestFile = tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]
+
+
+def _file(model: Model, step: int, tests: list[PromtoolTest]) -> TestFile:
+    head = {
+        "rule_files": [f"../{model.name}.rules.yml"],
+        "evaluation_interval": format_seconds(step),
+    }
+    return head, [(t.comment, t.as_dict()) for t in tests]
+
+
+def suite(model: Model) -> TestFile:
+    """The timed tests (an alert fires within a bound of its cause) at the fine step, for
+    alerts/tests/<spec>.test.yml."""
+    step = evaluation_interval(model.scrape_interval)
+    per_slo = _per_slo(model, step)
+    tests = merge([t for s in per_slo for t in s.outage_test()])
+    if per_slo:
+        tests.append(_absent_test(per_slo, model))
+    return _file(model, step, tests)
+
+
+def settled_suite(model: Model) -> TestFile:
+    """The settled tests (tiers above and below, zero traffic, the period) at SETTLED_STEP,
+    for alerts/tests/<spec>.settled.test.yml."""
+    step = SETTLED_STEP
+    per_slo = _per_slo(model, step)
     tier_at = max((s.settled_at() for s in per_slo), default=0)
     tests: list[PromtoolTest] = []
     for slo_tests in per_slo:
         slo_tests.tier_at = tier_at  # one time for all, so their alert checks can merge
-        tests.extend(slo_tests.all())
-    tests = merge(tests)
-    if model.slos:
-        tests.append(_absent_test([_SLOTests(model, slo, True) for slo in model.slos], model))
-    head = {
-        "rule_files": [f"../{model.name}.rules.yml"],
-        "evaluation_interval": format_seconds(evaluation_interval(model.scrape_interval)),
-    }
-    return head, [(t.comment, t.as_dict()) for t in tests]
+        tests.extend(slo_tests.settled())
+    return _file(model, step, merge(tests))

@@ -88,9 +88,11 @@ class _ClusterSLOTests(_SLOTests):
 
 def suite_cluster(model: Model) -> Suite:
     """The header mapping and the commented tests of the cluster file's promtool tests."""
-    tests = merge([t for slo in model.slos for t in _ClusterSLOTests(model, slo, True).base_test()])
-    if model.slos:
-        tests.append(_absent_test([_SLOTests(model, slo, True) for slo in model.slos], model))
+    step = evaluation_interval(model.scrape_interval)
+    per_slo = [_ClusterSLOTests(model, slo, True, step) for slo in model.slos]
+    tests = merge([t for s in per_slo for t in s.base_test()])
+    if per_slo:
+        tests.append(_absent_test(list(per_slo), model))
     return _head(model, naming.cluster_rules_file(model.name)), _comments(tests)
 
 
@@ -102,7 +104,9 @@ class _GlobalSLOTests(_SLOTests):
 
     def __init__(self, model: Model, slo: SLO) -> None:
         # Its inputs are its own recordings, selected by slo and slo_spec: never shared.
-        super().__init__(model, slo, shares_metrics=False)
+        super().__init__(
+            model, slo, shares_metrics=False, step=evaluation_interval(model.scrape_interval)
+        )
         self.scrape = self.eval  # recordings arrive once per evaluation, not per scrape
         self.label = model.topology.cluster_label
         self.clusters = slo.clusters or model.topology.clusters  # those that measure it

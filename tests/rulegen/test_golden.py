@@ -172,11 +172,13 @@ EVERY_BUNDLE = {
 
 def _whole_bundle(variant: str) -> set[str]:
     """What a variant renders: by its topology (docs/topology.md)."""
-    t = model.load(str(GOLDEN / variant / SPEC)).topology
+    m = model.load(str(GOLDEN / variant / SPEC))
+    t = m.topology
     if not t.split:
         own = {
             f"alerts/{variant}.rules.yml",
             f"alerts/tests/{variant}.test.yml",
+            f"alerts/tests/{variant}.settled.test.yml",
             "deploy/generated/prometheusrule.yaml",
         }
     else:
@@ -197,6 +199,9 @@ def _whole_bundle(variant: str) -> set[str]:
             "deploy/generated/global/remote-write.yaml",
             *layer,
         }
+    # The threshold groups alone, for hand-written tests, where the spec has cluster alerts.
+    if any(a.scope == "cluster" for a in m.alerts):
+        own.add(f"alerts/tests/{variant}.thresholds.rules.yml")
     return EVERY_BUNDLE | own
 
 

@@ -140,10 +140,12 @@ def test_global_objects_are_not_selected_by_the_clusters(tmp_path: Path) -> None
     assert load(files["deploy/generated/global/kustomization.yaml"])["resources"] == [
         "prometheusrule.yaml"
     ]
-    # One generated test file per rules file; no single-mode one.
+    # One generated test file per rules file, no single-mode one; and the cluster file's
+    # threshold groups alone, for hand-written tests.
     assert sorted(p for p in files if p.startswith("alerts/tests/")) == [
         "alerts/tests/s.cluster.test.yml",
         "alerts/tests/s.global.test.yml",
+        "alerts/tests/s.thresholds.rules.yml",
     ]
 
 
