@@ -66,17 +66,26 @@ def _specs(rule_file: Path) -> set[str]:
         return set()
 
 
+def _layer(rule_file: Path) -> str:
+    """`cluster` or `global` for a split bundle's files, else empty."""
+    for layer in ("cluster", "global"):
+        if rule_file.name.endswith(f".{layer}.rules.yml"):
+            return layer
+    return ""
+
+
 def spec_collisions(rule_files: list[Path]) -> Result:
     """An error per spec name that more than one rule file was generated from."""
-    files_by_spec: dict[str, list[Path]] = {}
+    files_by_spec: dict[tuple[str, str], list[Path]] = {}
     for f in rule_files:
         for spec in sorted(_specs(f)):
-            files_by_spec.setdefault(spec, []).append(f)
+            # A split bundle's cluster and global files are for different Prometheuses.
+            files_by_spec.setdefault((spec, _layer(f)), []).append(f)
     errors = [
         f"error: {' and '.join(map(str, files))}: generated from specs with the same "
         f'metadata.name "{spec}" ({naming.LABEL_SLO_SPEC}="{spec}"): one Prometheus loading '
         "both mixes their SLOs; give each spec its own metadata.name\n"
-        for spec, files in sorted(files_by_spec.items())
+        for (spec, _), files in sorted(files_by_spec.items())
         if len(files) > 1
     ]
     return Result(not errors, "".join(errors))

@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from common.durations import format_seconds
 from rulegen import naming, promql
-from rulegen.model import SLO, Labels, Model, Tier
+from rulegen.model import SLO, Labels, Model, ThresholdAlert, Tier
 from rulegen.promql import number
 from rulegen.windows import SLOW_INTERVAL, is_slow
 
@@ -65,13 +65,31 @@ class Group:
     name: str
     interval: int | None
     rules: tuple[Rule, ...]
+    # Thanos Ruler only: `abort` fails an evaluation rather than alert on a partial sum.
+    partial_response_strategy: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {"name": self.name}
         if self.interval:
             out["interval"] = format_seconds(self.interval)
+        if self.partial_response_strategy:
+            out["partial_response_strategy"] = self.partial_response_strategy
         out["rules"] = [r.as_dict() for r in self.rules]
         return out
+
+
+@dataclass(frozen=True)
+class Base:
+    """The base-window recordings an SLO's windows are built from. `raw`: windows under
+    12h may read the raw series instead (not in the global layer, which has none)."""
+
+    errors: str
+    total: str
+    raw: bool = True
+
+
+def single_base(slo: SLO) -> Base:
+    return Base(naming.error_events(slo.base), naming.total_events(slo.base))
 
 
 def percent(value: Decimal) -> str:
@@ -99,17 +117,14 @@ def _select(name: str, model: Model, slo: SLO) -> str:
     return f"{name}{{{identity_matchers(model, slo)}}}"
 
 
-def _ratio_expr(model: Model, slo: SLO, window: int) -> str:
+def _ratio_expr(model: Model, slo: SLO, window: int, base: Base) -> str:
     if window == slo.base:
-        errs, tot = (
-            _select(naming.error_events(slo.base), model, slo),
-            _select(naming.total_events(slo.base), model, slo),
-        )
+        errs, tot = _select(base.errors, model, slo), _select(base.total, model, slo)
         return f"{errs} / ({tot} > 0)"
-    if is_slow(window):
+    if is_slow(window) or not base.raw:
         w = format_seconds(window)
-        errs = f"sum_over_time({_select(naming.error_events(slo.base), model, slo)}[{w}])"
-        tot = f"sum_over_time({_select(naming.total_events(slo.base), model, slo)}[{w}])"
+        errs = f"sum_over_time({_select(base.errors, model, slo)}[{w}])"
+        tot = f"sum_over_time({_select(base.total, model, slo)}[{w}])"
         return f"{errs} / ({tot} > 0)"
     return f"{slo.sli.error_events(window)} / ({slo.sli.total_events(window)} > 0)"
 
@@ -136,7 +151,7 @@ def burn_alert(model: Model, slo: SLO, tier: Tier) -> Alerting:
         expr=expr,
         for_=tier.for_,
         labels=_dedupe(labels),
-        annotations=_annotations(
+        annotations=alert_annotations(
             f"SLO {slo.name} is burning its error budget {number(tier.factor)}x too fast.",
             description,
             slo.runbook_url,
@@ -174,7 +189,7 @@ def absent_alert(model: Model, slo: SLO) -> Alerting:
         expr=expr,
         for_=ABSENT_FOR,
         labels=_dedupe((*common_labels(model, slo), (naming.LABEL_SEVERITY, ABSENT_SEVERITY))),
-        annotations=_annotations(
+        annotations=alert_annotations(
             f"SLO {slo.name} has no data.",
             promql.template_literal(absent_description(slo)),
             slo.runbook_url,
@@ -182,7 +197,7 @@ def absent_alert(model: Model, slo: SLO) -> Alerting:
     )
 
 
-def _annotations(
+def alert_annotations(
     summary: str, description: str | None, runbook_url: str | None, extra: Labels = ()
 ) -> Labels:
     """The generated annotations, then the spec's own (the schema keeps their names apart)."""
@@ -202,33 +217,60 @@ def _dedupe(labels: Labels) -> Labels:
     return tuple(merged.items())
 
 
-def slo_groups(model: Model, slo: SLO) -> tuple[Group, Group]:
-    labels = common_labels(model, slo)
-    base = slo.base
-    fast: list[Rule] = [
+def base_recordings(model: Model, slo: SLO) -> list[Rule]:
+    """The SLO's base-window event rates, read from raw series (filtered to be finite)."""
+    labels, base = common_labels(model, slo), slo.base
+    return [
         Recording(naming.error_events(base), slo.sli.error_events(base) + FINITE, labels),
         Recording(naming.total_events(base), slo.sli.total_events(base) + FINITE, labels),
     ]
+
+
+def slo_groups(model: Model, slo: SLO) -> tuple[Group, Group]:
+    return window_groups(
+        model,
+        slo,
+        single_base(slo),
+        base_recordings(model, slo),
+        [absent_alert(model, slo)],
+        grouped=bool(slo.sli.group_by),
+    )
+
+
+def window_groups(
+    model: Model,
+    slo: SLO,
+    base: Base,
+    first: list[Rule],
+    last: list[Rule],
+    *,
+    grouped: bool,
+) -> tuple[Group, Group]:
+    """The fast group (`first`, the windows under 12h, the burn alerts, `last`) and the
+    slow one (longer windows, the period, objective and budget), built from `base`.
+    `grouped`: the SLO has series per group (group_by, or per cluster)."""
+    labels = common_labels(model, slo)
+    fast: list[Rule] = list(first)
     slow: list[Rule] = []
     for window in slo.windows():
-        rule = Recording(naming.sli_error_ratio(window), _ratio_expr(model, slo, window), labels)
+        expr = _ratio_expr(model, slo, window, base)
+        rule = Recording(naming.sli_error_ratio(window), expr, labels)
         (slow if is_slow(window) else fast).append(rule)
     fast += [burn_alert(model, slo, tier) for tier in slo.tiers]
-    fast.append(absent_alert(model, slo))
+    fast += last
     period = _select(naming.sli_error_ratio(slo.period), model, slo)
-    sli_groups = slo.sli.group_by
-    # With group_by, one objective series per group: derived from the period ratio so it
+    # With groups, one objective series per group: derived from the period ratio so it
     # carries the group labels that dashboards join on.
     target, budget = number(slo.target), number(slo.budget)
     slow += [
         Recording(
             naming.OBJECTIVE,
-            f"0 * {period} + {target}" if sli_groups else f"vector({target})",
+            f"0 * {period} + {target}" if grouped else f"vector({target})",
             labels,
         ),
         Recording(
             naming.ERROR_BUDGET,
-            f"0 * {period} + {budget}" if sli_groups else f"vector({budget})",
+            f"0 * {period} + {budget}" if grouped else f"vector({budget})",
             labels,
         ),
         Recording(naming.ERROR_BUDGET_REMAINING, f"1 - {period} / {budget}", labels),
@@ -239,20 +281,25 @@ def slo_groups(model: Model, slo: SLO) -> tuple[Group, Group]:
     )
 
 
-def threshold_groups(model: Model) -> tuple[Group, ...]:
+def threshold_groups(
+    model: Model, alerts: tuple[ThresholdAlert, ...] | None = None, suffix: str = ""
+) -> tuple[Group, ...]:
+    """The spec's threshold alerts (`alerts`, default all), at most 20 per group, in groups
+    named `alerts:<spec><suffix>`, then `...:2`."""
     rules = [
         Alerting(
             alert=a.name,
             expr=a.expr,
             for_=a.for_,
             labels=_dedupe(((naming.LABEL_SEVERITY, a.severity), *model.labels, *a.labels)),
-            annotations=_annotations(a.summary, a.description, a.runbook_url, a.annotations),
+            annotations=alert_annotations(a.summary, a.description, a.runbook_url, a.annotations),
         )
-        for a in model.alerts
+        for a in (model.alerts if alerts is None else alerts)
     ]
     chunks = [rules[i : i + MAX_RULES_PER_GROUP] for i in range(0, len(rules), MAX_RULES_PER_GROUP)]
     return tuple(
-        Group(naming.threshold_group(model.name, i), None, tuple(c)) for i, c in enumerate(chunks)
+        Group(naming.threshold_group(model.name + suffix, i), None, tuple(c))
+        for i, c in enumerate(chunks)
     )
 
 
