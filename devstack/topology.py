@@ -4,8 +4,9 @@ Each `ClusterStack` is one cluster as the platform runs it: its own Kubernetes A
 wire-level fake), an idp-exporter watching it, and a Prometheus that scrapes the exporter,
 sets `external_labels: {cluster: <name>}`, loads the cluster rules file and remote-writes
 only the base recordings to the central Prometheus. That one runs with the remote-write
-receiver and loads the global rules file. `Topology` starts the central Prometheus first
-(so the clusters have somewhere to write), then every cluster; `close()` stops them all,
+receiver and loads the global rules file. `Topology` starts the central Prometheus
+last, once every cluster writes to it (a cluster still starting is not a missing one),
+and is up when every cluster's base recordings have arrived; `close()` stops them all,
 including after a failed start.
 """
 
@@ -22,9 +23,9 @@ from pathlib import Path
 import yaml
 
 from devstack.kube_api import FakeKubeAPI
-from devstack.promconfig import prometheus_config, remote_write
-from devstack.servers import PrometheusServer, started
-from devstack.stack import Exporter, Launcher, argo_source, complete_workflow
+from devstack.promconfig import BASE_RECORDINGS, prometheus_config, remote_write
+from devstack.servers import READY_TIMEOUT, PrometheusServer, started, wait_until
+from devstack.stack import Exporter, Launcher, StackError, argo_source, complete_workflow
 
 CLUSTERS = ("us-east-1", "us-west-1", "eu-central-1")
 INTERVAL = "1s"
@@ -39,7 +40,10 @@ def render_split(spec: Path, out: Path) -> tuple[dict[str, str], dict[str, str]]
     """Render a split-mode `spec` with the idp-rulegen CLI, as a user would: the cluster
     rules files and the global ones, by file name."""
     rulegen = Path(sys.executable).parent / "idp-rulegen"
-    subprocess.run([str(rulegen), "render", str(spec), "-o", str(out)], check=True, text=True)
+    cmd = [str(rulegen), "render", str(spec), "-o", str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise StackError(f"idp-rulegen render {spec} failed ({done.returncode}):\n{done.stderr}")
     alerts = out / "alerts"
     cluster = {p.name: p.read_text() for p in sorted(alerts.glob("*.cluster.rules.yml"))}
     central = {p.name: p.read_text() for p in sorted(alerts.glob("*.global.rules.yml"))}
@@ -129,14 +133,29 @@ class Topology:
     def start(self) -> None:
         config = prometheus_config(interval=INTERVAL, rule_files=list(self.global_rules))
         flags = ["--web.enable-remote-write-receiver", f"--query.lookback-delta={LOOKBACK}"]
-        self.central = self._launcher.step(
-            "the central Prometheus",
-            lambda: started(PrometheusServer(config, self.global_rules, flags)),
+        central = self._launcher.step(
+            "the central Prometheus's directory",
+            lambda: PrometheusServer(config, self.global_rules, flags),
             PrometheusServer.destroy,
         )
-        write_url = f"{self.central.url}/api/v1/write"
+        self.central = central
         for cluster in self.clusters.values():
-            cluster.start(self._launcher, self.cluster_rules, write_url)
+            cluster.start(self._launcher, self.cluster_rules, f"{central.url}/api/v1/write")
+        # Last, when every cluster is already writing (remote_write retries until it
+        # answers): a cluster still starting must not count as a missing one.
+        self._launcher.step("the central Prometheus", central.start, lambda _: None)
+        self._launcher.step(
+            "every cluster's base recordings in the central Prometheus",
+            lambda: wait_until(
+                lambda: self.reporting() == set(self.clusters), READY_TIMEOUT, "every cluster"
+            ),
+            lambda _: None,
+        )
+
+    def reporting(self) -> set[str]:
+        """The clusters whose base recordings the central Prometheus holds now."""
+        result = self.global_view().query(f'group by (cluster) ({{__name__=~"{BASE_RECORDINGS}"}})')
+        return {str(r["metric"]["cluster"]) for r in result}  # type: ignore[index]
 
     def close(self) -> None:
         """Stop everything that was started, newest first; never raises."""

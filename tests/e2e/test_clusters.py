@@ -53,12 +53,6 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
         yield t
 
 
-def reporting(central: PrometheusServer) -> set[str]:
-    """The clusters whose base recordings the central Prometheus holds now."""
-    result = central.query(f"group by (cluster) (slo:sli_total_events:rate5m{{{SLO}}})")
-    return {str(r["metric"]["cluster"]) for r in result}  # type: ignore[index]
-
-
 def per_cluster(central: PrometheusServer, expr: str) -> dict[str, float]:
     result = central.query(expr)
     return {str(r["metric"]["cluster"]): float(r["value"][1]) for r in result}  # type: ignore[index]
@@ -95,7 +89,7 @@ def test_only_base_recordings_cross_the_wire_and_they_carry_the_cluster_label(
     topology: Topology,
 ) -> None:
     central = topology.global_view()
-    assert reporting(central) == set(COUNTS)
+    assert topology.reporting() == set(COUNTS)
     assert central.query("idp_deployments_total") == []  # no raw series shipped
     names = central.query('group by (__name__) ({__name__=~".+"})')
     assert {str(r["metric"]["__name__"]) for r in names} >= {  # type: ignore[index]
