@@ -30,6 +30,18 @@ def remote_write(url: str, keep: str = BASE_RECORDINGS) -> dict[str, Any]:
     }
 
 
+def federation(ports: Sequence[int], match: str = BASE_RECORDINGS) -> dict[str, Any]:
+    """A scrape job pulling the series named by `match` from the Prometheus servers on
+    `ports` through /federate, their labels (the cluster external label too) kept."""
+    return {
+        "job_name": "federate",
+        "honor_labels": True,
+        "metrics_path": "/federate",
+        "params": {"match[]": [f'{{__name__=~"{match}"}}']},
+        "static_configs": [{"targets": [f"127.0.0.1:{port}" for port in ports]}],
+    }
+
+
 def prometheus_config(
     *,
     interval: str,
@@ -37,20 +49,20 @@ def prometheus_config(
     targets: Sequence[int] = (),
     external_labels: dict[str, str] | None = None,
     remote_writes: Sequence[dict[str, Any]] = (),
+    scrape_configs: Sequence[dict[str, Any]] = (),
 ) -> str:
-    """Scrape `targets` (loopback ports) as job idp-exporter and evaluate `rule_files`
-    every `interval`."""
+    """Scrape `targets` (loopback ports) as job idp-exporter, and any `scrape_configs`,
+    and evaluate `rule_files` every `interval`."""
     glob: dict[str, Any] = {"scrape_interval": interval, "evaluation_interval": interval}
     if external_labels:
         glob["external_labels"] = dict(external_labels)
     config: dict[str, Any] = {"global": glob, "rule_files": sorted(rule_files)}
+    jobs = list(scrape_configs)
     if targets:
-        config["scrape_configs"] = [
-            {
-                "job_name": "idp-exporter",
-                "static_configs": [{"targets": [f"127.0.0.1:{port}" for port in targets]}],
-            }
-        ]
+        static = [{"targets": [f"127.0.0.1:{port}" for port in targets]}]
+        jobs.insert(0, {"job_name": "idp-exporter", "static_configs": static})
+    if jobs:
+        config["scrape_configs"] = jobs
     if remote_writes:
         config["remote_write"] = list(remote_writes)
     return yaml.safe_dump(config, sort_keys=False)

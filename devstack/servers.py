@@ -248,6 +248,10 @@ class PrometheusServer(Process):
         self.flags = list(flags)
         for name, text in (rule_files or {}).items():
             (self.dir / name).write_text(text)
+        self.configure(config)
+
+    def configure(self, config: str) -> None:
+        """Replace the config text; it takes effect at the next start."""
         (self.dir / "prometheus.yml").write_text(config)
 
     @property

@@ -4,7 +4,8 @@ Each `ClusterStack` is one cluster as the platform runs it: its own Kubernetes A
 wire-level fake), an idp-exporter watching it, and a Prometheus that scrapes the exporter,
 sets `external_labels: {cluster: <name>}`, loads the cluster rules file and remote-writes
 only the base recordings to the central Prometheus. That one runs with the remote-write
-receiver and loads the global rules file. `Topology` starts the central Prometheus
+receiver and loads the global rules file (or, with `federate`, pulls the same series
+through each cluster's /federate). `Topology` starts the central Prometheus
 last, once every cluster writes to it (a cluster still starting is not a missing one),
 and is up when every cluster's base recordings have arrived; `close()` stops them all,
 including after a failed start.
@@ -23,7 +24,7 @@ from pathlib import Path
 import yaml
 
 from devstack.kube_api import FakeKubeAPI
-from devstack.promconfig import BASE_RECORDINGS, prometheus_config, remote_write
+from devstack.promconfig import BASE_RECORDINGS, federation, prometheus_config, remote_write
 from devstack.servers import READY_TIMEOUT, PrometheusServer, started, wait_until
 from devstack.stack import Exporter, Launcher, StackError, argo_source, complete_workflow
 
@@ -72,7 +73,9 @@ class ClusterStack:
         self.prometheus: PrometheusServer | None = None
         self.created = 0
 
-    def start(self, launcher: Launcher, rule_files: dict[str, str], write_url: str) -> None:
+    def start(self, launcher: Launcher, rule_files: dict[str, str], write_url: str | None) -> None:
+        """Start the cluster; its Prometheus remote-writes to `write_url` if given (else
+        the central Prometheus federates from it)."""
         launcher.step(f"{self.name}'s Kubernetes API", self.kube.start, FakeKubeAPI.stop)
         kubeconfig = self.kube.kubeconfig(self.dir / f"{self.name}.kubeconfig")
         sources = [argo_source(self.name, kubeconfig)]
@@ -84,7 +87,7 @@ class ClusterStack:
             rule_files=list(rule_files),
             targets=[self.exporter.port],
             external_labels={"cluster": self.name},
-            remote_writes=[remote_write(write_url)],
+            remote_writes=[remote_write(write_url)] if write_url else [],
         )
         self.prometheus = launcher.step(
             f"{self.name}'s Prometheus",
@@ -99,14 +102,19 @@ class ClusterStack:
 
 
 class Topology:
-    """Start with `Topology.up(cluster_rules, global_rules)`; always `close()`."""
+    """Start with `Topology.up(cluster_rules, global_rules)`; always `close()`. With
+    `federate`, the central Prometheus pulls the base recordings through /federate
+    instead of receiving them by remote_write."""
 
     def __init__(
         self,
         cluster_rules: dict[str, str],
         global_rules: dict[str, str],
         clusters: Sequence[str] = CLUSTERS,
+        *,
+        federate: bool = False,
     ) -> None:
+        self.federate = federate
         self.dir = Path(tempfile.mkdtemp(prefix="idp-clusters-"))
         self.cluster_rules = cluster_rules
         self.global_rules = global_rules
@@ -122,8 +130,10 @@ class Topology:
         cluster_rules: dict[str, str],
         global_rules: dict[str, str],
         clusters: Sequence[str] = CLUSTERS,
+        *,
+        federate: bool = False,
     ) -> Iterator[Topology]:
-        topology = cls(cluster_rules, global_rules, clusters)
+        topology = cls(cluster_rules, global_rules, clusters, federate=federate)
         try:
             topology.start()
             yield topology
@@ -131,18 +141,26 @@ class Topology:
             topology.close()
 
     def start(self) -> None:
-        config = prometheus_config(interval=INTERVAL, rule_files=list(self.global_rules))
         flags = ["--web.enable-remote-write-receiver", f"--query.lookback-delta={LOOKBACK}"]
         central = self._launcher.step(
             "the central Prometheus's directory",
-            lambda: PrometheusServer(config, self.global_rules, flags),
+            lambda: PrometheusServer("", self.global_rules, flags),
             PrometheusServer.destroy,
         )
         self.central = central
+        write_url = None if self.federate else f"{central.url}/api/v1/write"
         for cluster in self.clusters.values():
-            cluster.start(self._launcher, self.cluster_rules, f"{central.url}/api/v1/write")
+            cluster.start(self._launcher, self.cluster_rules, write_url)
+        ports = [self.prometheus(name).port for name in self.clusters]
+        central.configure(
+            prometheus_config(
+                interval=INTERVAL,
+                rule_files=list(self.global_rules),
+                scrape_configs=[federation(ports)] if self.federate else [],
+            )
+        )
         # Last, when every cluster is already writing (remote_write retries until it
-        # answers): a cluster still starting must not count as a missing one.
+        # answers) or can be federated: a cluster still starting is not a missing one.
         self._launcher.step("the central Prometheus", central.start, lambda _: None)
         self._launcher.step(
             "every cluster's base recordings in the central Prometheus",

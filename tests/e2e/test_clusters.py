@@ -11,8 +11,10 @@ SLI goes absent instead of improving on the two healthy clusters' data.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -31,9 +33,11 @@ RATIO = f"slo:sli_error:ratio_rate10s{{{SLO}}}"
 GLOBAL_ERRORS = f"slo:sli_global_error_events:rate5m{{{SLO}}}"
 
 
-@pytest.fixture(scope="module")
-def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
-    cluster_rules, global_rules = render_split(SPEC_FILE, tmp_path_factory.mktemp("rendered"))
+def topology_up(
+    out: Path, *, federate: bool = False
+) -> contextlib.AbstractContextManager[Topology]:
+    """The topology loading the split render of SPEC_FILE; up once the global SLI is."""
+    cluster_rules, global_rules = render_split(SPEC_FILE, out)
     assert list(cluster_rules) == [f"{SPEC}.cluster.rules.yml"]
     assert list(global_rules) == [f"{SPEC}.global.rules.yml"]
     # SLOClusterMissing's 10m `for` is the rendered one (asserted here); the test waits 2s.
@@ -42,7 +46,12 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
         name: with_alert_for(without_group_intervals(text), "SLOClusterMissing", "2s")
         for name, text in global_rules.items()
     }
-    with Topology.up(cluster_rules, global_rules) as t:
+    return _up(cluster_rules, global_rules, federate)
+
+
+@contextlib.contextmanager
+def _up(cluster: dict[str, str], central: dict[str, str], federate: bool) -> Iterator[Topology]:
+    with Topology.up(cluster, central, federate=federate) as t:
         # The global SLI is recorded once every listed cluster reports.
         wait_until(
             lambda: t.global_view().value(f"slo:sli_global_total_events:rate5m{{{SLO}}}") == 0,
@@ -50,6 +59,12 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
             "the global SLI of three idle clusters",
             0.25,
         )
+        yield t
+
+
+@pytest.fixture(scope="module")
+def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
+    with topology_up(tmp_path_factory.mktemp("rendered")) as t:
         yield t
 
 
