@@ -417,7 +417,7 @@ def slo_view(model: Model, s: SLO) -> sd.SloView:
         objective=float(s.target),
         period=s.period,
         base_window=s.base,
-        group_by=tuple(s.sli.group_by),
+        group_by=model.topology.series_labels(tuple(s.sli.group_by), s.scope),
         tiers=tuple(
             sd.TierView(t.name, t.alert, t.severity, t.long, t.short, float(t.factor))
             for t in s.tiers

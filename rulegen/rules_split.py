@@ -59,7 +59,7 @@ def global_groups(model: Model) -> tuple[Group, ...]:
         base = Base(
             naming.global_error_events(slo.base), naming.global_total_events(slo.base), raw=False
         )
-        grouped = bool(slo.sli.group_by) or slo.scope == "cluster"
+        grouped = bool(model.topology.series_labels(slo.sli.group_by, slo.scope))
         out += window_groups(model, slo, base, global_base(model, slo), [], grouped=grouped)
     if model.slos:
         out.append(Group(naming.clusters_group(model.name), None, (cluster_missing(model),)))
@@ -80,9 +80,9 @@ def for_evaluator(model: Model, groups: tuple[Group, ...]) -> tuple[Group, ...]:
 def global_base(model: Model, slo: SLO) -> list[Rule]:
     """The clusters' base recordings summed: per cluster for scope cluster, else across
     all of them, and then only while every listed cluster reports."""
-    t, ident = model.topology, identity_matchers(model, slo)
+    ident = identity_matchers(model, slo)
     per_cluster = slo.scope == "cluster"
-    group_by = (t.cluster_label, *slo.sli.group_by) if per_cluster else slo.sli.group_by
+    group_by = model.topology.series_labels(slo.sli.group_by, slo.scope)
     gate = "" if per_cluster else f" and on() ({every_cluster(model, slo)})"
     labels = common_labels(model, slo)
     return [

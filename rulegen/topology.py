@@ -40,6 +40,13 @@ class Topology:
     def split(self) -> bool:
         return self.mode == "split"
 
+    def series_labels(self, group_by: tuple[str, ...], scope: Scope) -> tuple[str, ...]:
+        """The group labels of an SLO's series: its SLI's group_by, and in split mode the
+        cluster label first for scope: cluster (single mode's group_by already holds it)."""
+        if self.split and scope == "cluster":
+            return (self.cluster_label, *group_by)
+        return group_by
+
 
 _WHERE = ("topology",)
 
