@@ -19,7 +19,7 @@ from types import FrameType
 
 from devstack import demo_clusters
 from devstack.servers import PrometheusServer
-from devstack.stack import Stack, StackError, without_group_intervals
+from devstack.stack import Stack, StackError, one_prometheus_rules
 
 REPO = Path(__file__).resolve().parent.parent  # the checkout: its rules and dashboards
 
@@ -108,7 +108,7 @@ def report_alerts(
 
 def single(deadline: float, say: Say) -> None:
     """The one-cluster stack with the repo's own rules and the scripted incident."""
-    rules = without_group_intervals((REPO / "alerts" / "idp.rules.yml").read_text())
+    rules = one_prometheus_rules(REPO / "slo.yaml")
     say("starting: fake Kubernetes API, PostgreSQL, Redis, health check, idp-exporter, Prometheus")
     with Stack.up({"idp.rules.yml": rules}) as stack:
         assert stack.prometheus is not None

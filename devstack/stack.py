@@ -12,6 +12,7 @@ raises `StackError` naming it and why.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import shutil
 import subprocess
@@ -39,6 +40,8 @@ from devstack.servers import (
     ServerError,
     started,
 )
+from rulegen import model as rulegen_model
+from rulegen import rules, topology
 
 CLUSTER = "e2e"
 SCRAPE_INTERVAL = "1s"
@@ -54,6 +57,18 @@ CREATE TABLE audit_log (
     metadata jsonb NOT NULL DEFAULT '{}'
 )
 """
+
+
+def one_prometheus_rules(spec: Path) -> str:
+    """The spec's rules as one Prometheus that sees every series loads them: a split spec
+    rendered in single mode (the one-cluster stack has no global layer), groups following
+    Prometheus's own interval."""
+    m = rulegen_model.load(str(spec))
+    single = dataclasses.replace(
+        m, topology=topology.Topology(cluster_label=m.topology.cluster_label)
+    )
+    doc = {"groups": [g.as_dict() for g in rules.groups(single)]}
+    return without_group_intervals(yaml.safe_dump(doc, sort_keys=False))
 
 
 def without_group_intervals(rule_file: str) -> str:

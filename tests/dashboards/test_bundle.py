@@ -15,8 +15,8 @@ from click.testing import CliRunner
 from rulegen import lint, model
 from rulegen.cli import main
 from tests.dashboards.helpers import (
-    SLO_DETAIL_PANELS,
-    SLO_OVERVIEW_PANELS,
+    SLO_DETAIL_PANELS_BY_CLUSTER,
+    SLO_OVERVIEW_PANELS_BY_CLUSTER,
     promtool_check_groups,
     run_tool,
 )
@@ -61,8 +61,9 @@ EXPECTED_PANELS: dict[str, list[str]] = {
         "Disk utilization",
         "Network I/O",
     ],
-    "slo-overview": SLO_OVERVIEW_PANELS,
-    "slo-detail": SLO_DETAIL_PANELS,
+    # The repo's spec is split: the SLO dashboards show per-cluster figures too.
+    "slo-overview": SLO_OVERVIEW_PANELS_BY_CLUSTER,
+    "slo-detail": SLO_DETAIL_PANELS_BY_CLUSTER,
 }
 
 
@@ -74,8 +75,10 @@ def _panels(d: dict[str, Any]) -> list[str]:
     return [p["title"] for p in d["panels"] if p["type"] != "row"]
 
 
-def _groups() -> list[dict[str, Any]]:
-    return yaml.safe_load((REPO / "alerts" / "idp.rules.yml").read_text())["groups"]  # type: ignore[no-any-return]
+def _groups(layer: str) -> list[dict[str, Any]]:
+    """The groups of the repo's `layer` rules file (the spec is split: cluster, global)."""
+    path = REPO / "alerts" / f"idp.{layer}.rules.yml"
+    return yaml.safe_load(path.read_text())["groups"]  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize("uid", sorted(EXPECTED_PANELS))
@@ -106,7 +109,8 @@ def test_every_dashboard_of_the_bundle_lints_clean() -> None:
     assert m.external_metrics is not None, "the repo's spec checks every metric"
     dashboards = [json.loads(p.read_text()) for p in sorted((REPO / "dashboards").glob("*.json"))]
     assert len(dashboards) == 6
-    assert lint.lint_bundle(dashboards, _groups(), m.external_metrics) == []
+    groups = _groups("cluster") + _groups("global")
+    assert lint.lint_bundle(dashboards, groups, m.external_metrics) == []
 
 
 def test_configmaps_are_valid_kubernetes_objects() -> None:
@@ -121,11 +125,20 @@ def test_configmaps_are_valid_kubernetes_objects() -> None:
         assert obj["metadata"]["annotations"]["grafana_folder"] in {"IDP", "SLOs"}
 
 
-def test_prometheus_rule_holds_the_rules_file_and_passes_promtool(tmp_path: Path) -> None:
-    pr = yaml.safe_load((REPO / "deploy" / "generated" / "prometheusrule.yaml").read_text())
+@pytest.mark.parametrize(
+    ("layer", "path"),
+    [("cluster", "prometheusrule-cluster.yaml"), ("global", "global/prometheusrule.yaml")],
+)
+def test_prometheus_rule_holds_the_rules_file_and_passes_promtool(
+    tmp_path: Path, layer: str, path: str
+) -> None:
+    pr = yaml.safe_load((REPO / "deploy" / "generated" / path).read_text())
     assert (pr["apiVersion"], pr["kind"]) == ("monitoring.coreos.com/v1", "PrometheusRule")
-    assert pr["metadata"]["labels"]["release"] == "kube-prometheus-stack"
-    assert pr["spec"]["groups"] == _groups()
+    labels = pr["metadata"]["labels"]
+    assert labels["idp-slo/layer"] == layer
+    # Only the cluster object is picked up by each cluster's kube-prometheus-stack.
+    assert (labels.get("release") == "kube-prometheus-stack") == (layer == "cluster")
+    assert pr["spec"]["groups"] == _groups(layer)
     promtool_check_groups(pr["spec"]["groups"], tmp_path)
 
 

@@ -11,7 +11,13 @@ from rulegen import grafana as g
 from rulegen import lint, naming, schema_check
 from rulegen import slo_dashboards as sd
 from tests.dashboards import clusters as c
-from tests.dashboards.helpers import SLO_DETAIL_PANELS, SLO_OVERVIEW_PANELS
+from tests.dashboards.helpers import (
+    CLUSTER_PANELS,
+    SLO_DETAIL_PANELS,
+    SLO_DETAIL_PANELS_BY_CLUSTER,
+    SLO_OVERVIEW_PANELS,
+    SLO_OVERVIEW_PANELS_BY_CLUSTER,
+)
 
 TIERS_30D = (
     sd.TierView("page-fast", "page", "critical", HOUR, 5 * MINUTE, 14.4),
@@ -171,7 +177,6 @@ def test_slos_with_alerting_off_everywhere_lint_clean() -> None:
 # ----------------------------------------------------------------------------- clusters
 
 GOLDEN = Path(__file__).with_name("golden")
-CLUSTER_PANELS = ["Error ratio per cluster", "Burn rate per cluster", "Events per cluster"]
 
 
 def _targets(d: dict[str, Any]) -> list[str]:
@@ -196,13 +201,8 @@ def test_cluster_data_adds_a_multi_select_variable_and_the_per_cluster_rows() ->
         'label_values({__name__=~"slo:sli_total_events:rate5m|slo:sli_total_events:rate10m",'
         'slo_spec="$slo_spec",slo="$slo"}, cluster)'
     )
-    assert _titles(overview) == [*SLO_OVERVIEW_PANELS, "SLOs per cluster"]
-    burn_at = SLO_DETAIL_PANELS.index("Burn rate per alert window") + 1
-    assert _titles(detail) == [
-        *SLO_DETAIL_PANELS[:burn_at],
-        *CLUSTER_PANELS,
-        *SLO_DETAIL_PANELS[burn_at:],
-    ]
+    assert _titles(overview) == SLO_OVERVIEW_PANELS_BY_CLUSTER
+    assert _titles(detail) == SLO_DETAIL_PANELS_BY_CLUSTER
     table = _panel(overview, "SLOs per cluster")
     assert table["options"]["sortBy"] == [{"desc": True, "displayName": "Burn rate (range)"}]
 

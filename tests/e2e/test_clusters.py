@@ -12,6 +12,7 @@ SLI goes absent instead of improving on the two healthy clusters' data.
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +23,8 @@ from devstack.servers import PrometheusServer, wait_until
 from devstack.stack import without_group_intervals
 from devstack.topology import SPEC as SPEC_FILE
 from devstack.topology import Topology, render_split, with_alert_for
+
+from .dashboard_queries import unanswered
 
 SPEC = "clusters"  # SPEC_FILE's metadata.name
 SLO = f'slo="deployment-success", slo_spec="{SPEC}"'
@@ -63,8 +66,13 @@ def _up(cluster: dict[str, str], central: dict[str, str], federate: bool) -> Ite
 
 
 @pytest.fixture(scope="module")
-def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
-    with topology_up(tmp_path_factory.mktemp("rendered")) as t:
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("rendered")
+
+
+@pytest.fixture(scope="module")
+def topology(rendered: Path) -> Iterator[Topology]:
+    with topology_up(rendered) as t:
         yield t
 
 
@@ -136,7 +144,7 @@ def no_fast_page_and(
 
 
 def test_one_failing_cluster_burns_the_global_budget_by_traffic_then_a_lost_one_pages(
-    topology: Topology,
+    topology: Topology, rendered: Path
 ) -> None:
     central = topology.global_view()
     # The healthy clusters first: us-west-1's errors arriving alone would be a 60 % ratio.
@@ -145,6 +153,13 @@ def test_one_failing_cluster_burns_the_global_budget_by_traffic_then_a_lost_one_
     settled = deploy_and_settle(topology, "us-west-1")
     burning_after = time_to(no_fast_page_and(central, lambda: page(central, "1m")), 60, "6x page")
     measured = check_burn(central, settled)
+    # Every query of the split render's dashboards answers on the global Prometheus, the
+    # per-cluster panels (which one Prometheus cannot feed) included.
+    dashboards = [
+        json.loads(p.read_text()) for p in sorted((rendered / "dashboards").glob("*.json"))
+    ]
+    empty, executed = unanswered(central, dashboards)
+    assert executed > 0 and not empty, "dashboard queries returned nothing:\n" + "\n".join(empty)
 
     topology.prometheus("us-west-1").stop()
     missing_after = time_to(lambda: lost(central, "us-west-1"), 40, "SLOClusterMissing")

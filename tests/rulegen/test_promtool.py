@@ -34,7 +34,7 @@ def test_repo_bundle_is_fresh() -> None:
 def test_repo_bundle_passes_idp_rulegen_check(promtool: str) -> None:
     result = cli("check", str(REPO))
     assert result.exit_code == 0, result.output
-    suites = ("idp.test.yml", "idp.settled.test.yml", "threshold-alerts.test.yml")
+    suites = ("idp.cluster.test.yml", "idp.global.test.yml", "threshold-alerts.test.yml")
     for suite in (*suites, "capacity-alerts.test.yml"):
         assert suite in result.output
 
