@@ -108,9 +108,14 @@ def _scope(model: Model, slo: SLO) -> list[str]:
         return [f"  scope cluster: one SLO series per {t.cluster_label!r}, alerting per cluster"]
     if not t.split:
         return []
+    waits = (
+        f"one of the {len(t.clusters)} listed clusters"
+        if slo.clusters == t.clusters
+        else f"{', '.join(slo.clusters)} (where it is measured)"
+    )
     return [
-        f"  scope global: summed across clusters, and absent (never partial) while one of the "
-        f"{len(t.clusters)} listed clusters is missing ({naming.CLUSTER_MISSING_ALERT} fires)"
+        f"  scope global: summed across clusters, and absent (never partial) while "
+        f"{waits} is missing ({naming.CLUSTER_MISSING_ALERT} fires)"
     ]
 
 
