@@ -490,7 +490,7 @@ class _SLOTests:
         expected, mean = _day_ratios([(self._output_of(labels), e, t) for labels, e, t in day])
         # At an evaluation step (promtool evaluates at multiples of the file's interval):
         # between two, the period would still be the one recorded before the last sample.
-        at = _ceil_to(self.day_sample * (len(totals) - 1), self.eval)
+        at = _ceil_to(self.day_sample * (len(day[0][2]) - 1), self.eval)
         budget = float(promql.number(self.slo.budget))
         remaining = naming.ERROR_BUDGET_REMAINING
         period = naming.sli_error_ratio(self.slo.period)
