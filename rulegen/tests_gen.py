@@ -536,10 +536,11 @@ def _day_ratios(
         outputs.setdefault(out, []).append((errors, totals))
     expected, mean = {}, {}
     for out, inputs in outputs.items():
-        errors = [sum(x) for x in zip(*(e for e, _ in inputs), strict=True)]
-        totals = [sum(x) for x in zip(*(t for _, t in inputs), strict=True)]
-        expected[out] = sum(errors) / sum(totals)
-        ratios = [e / t for e, t in zip(errors, totals, strict=True) if t]
+        summed_errors = [sum(x) for x in zip(*(e for e, _ in inputs), strict=True)]
+        summed_totals = [sum(x) for x in zip(*(t for _, t in inputs), strict=True)]
+        expected[out] = sum(summed_errors) / sum(summed_totals)
+        samples = zip(summed_errors, summed_totals, strict=True)
+        ratios = [e / t for e, t in samples if t]
         mean[out] = sum(ratios) / len(ratios)
     return expected, mean
 

@@ -7,8 +7,12 @@ the way out); with no series at all, SLOMetricAbsent fires. Threshold alerts hav
 hand-written tests.
 
 The global file (`alerts/tests/<spec>.global.test.yml`) reads only the base recordings,
-so its input series are those recordings, labelled with each listed cluster:
-- each tier fires just above its threshold and stays silent just below (as single mode);
+so its input series are those recordings, labelled with each listed cluster. Single mode's
+builders (tests_gen) make its tiers, zero-traffic, period and outage tests, fed through
+the input hooks this module overrides (one set of recordings per cluster):
+- each tier fires just above its threshold and stays silent just below;
+- traffic stopping everywhere leaves no NaN and a finite budget; the period is traffic-
+  weighted over a day of clusters an hour apart; a full outage pages in time;
 - scope global: a quiet cluster at 100 % errors beside busy ones at 0 % gives every window
   the ratio errors / events summed over clusters, not the mean of the clusters' ratios;
 - scope cluster: one series per cluster, and only the burning cluster's alerts fire;
