@@ -236,6 +236,47 @@ class _SLOTests:
         self.series_braces = braces(self.series_labels)
         self.slo_matcher = braces(self.identity)
         self.thresholds = {t.name: slo.burn(t).threshold for t in slo.tiers}
+        self.day_sample = DAY_SAMPLE  # the period test's input spacing
+
+    # -- the input strategy: where the base recordings come from and what they make ----
+    # Single mode feeds one set of base recordings (or raw series, where the SLI can
+    # synthesise them); the global file (tests_split) feeds one set per cluster.
+
+    def _input_labels(self) -> list[dict[str, str]]:
+        """The labels of each set of base recordings the tests feed."""
+        return [self.series_labels]
+
+    def _output_of(self, labels: dict[str, str]) -> str:
+        """The labels (in braces) of the windows and the period that inputs `labels` make."""
+        return braces(labels)
+
+    def _outputs(self) -> list[str]:
+        return list(dict.fromkeys(self._output_of(labels) for labels in self._input_labels()))
+
+    def _day(
+        self, errors: tuple[float, ...], totals: tuple[int, ...]
+    ) -> list[tuple[dict[str, str], tuple[float, ...], tuple[int, ...]]]:
+        """Each input's day: (labels, errors per sample, totals per sample)."""
+        return [(labels, errors, totals) for labels in self._input_labels()]
+
+    def _chained(self, tier: Tier) -> bool:
+        """Whether the tier's long window sums base recordings (one base window later)."""
+        return windows.is_slow(tier.long)
+
+    def _outage_inputs(self, warm: int, check: int) -> tuple[InputSeries, ...] | None:
+        """Good traffic until `warm`, then every event failing until `check`; None when
+        the SLI cannot synthesise its inputs (raw PromQL)."""
+        if self.feed is None:
+            return None
+        segments: list[Segment] = [
+            (self._samples(warm), Decimal(0)),
+            ((check - warm) // self.scrape, Decimal(1)),
+        ]
+        return tuple(self.feed.series(segments))
+
+    def _zero_traffic_checks(self, at: int, ratio: Decimal) -> tuple[Check, ...]:
+        """Checks a strategy adds to the zero-traffic test."""
+        return ()
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -280,11 +321,14 @@ class _SLOTests:
             for w in self.slo.alert_windows()
         )
 
-    def _recorded_events(self, errors: str, totals: str) -> tuple[InputSeries, ...]:
+    def _recorded_events(
+        self, errors: str, totals: str, labels: dict[str, str] | None = None
+    ) -> tuple[InputSeries, ...]:
         """The base-window event recordings, as the longer windows and the period sum them."""
+        at = self.series_braces if labels is None else braces(labels)
         return (
-            self._recorded(naming.error_events(self.slo.base), errors),
-            self._recorded(naming.total_events(self.slo.base), totals),
+            InputSeries(naming.error_events(self.slo.base) + at, errors),
+            InputSeries(naming.total_events(self.slo.base) + at, totals),
         )
 
     def _recorded(self, record: str, values: str) -> InputSeries:
@@ -359,20 +403,19 @@ class _SLOTests:
 
     def outage_test(self) -> list[PromtoolTest]:
         pages = [t for t in self.slo.tiers if t.alert == "page"]
-        if self.feed is None or not pages:
+        if not pages:
             return []
         tier = min(pages, key=lambda t: self.slo.burn(t).detection_seconds)
-        chained = windows.is_slow(tier.long)
+        chained = self._chained(tier)
         warm = _ceil_to(tier.long + (self.slo.base if chained else 0), self.scrape)
         detect = float(self.slo.burn(tier).detection_seconds)
         slack = (
             (tier.for_ or 0) + 2 * self.eval + 2 * self.scrape + (self.slo.base if chained else 0)
         )
         check = warm + _ceil_to(detect + slack, self.eval)
-        segments: list[Segment] = [
-            (self._samples(warm), Decimal(0)),
-            ((check - warm) // self.scrape, Decimal(1)),
-        ]
+        inputs = self._outage_inputs(warm, check)
+        if inputs is None:
+            return []
         comment = (
             f"{self.slo.name}: a full outage fires tier {tier.name} within its detection time "
             f"{detect:.1f}s plus {slack}s of evaluation slack"
@@ -381,7 +424,7 @@ class _SLOTests:
             ExprCheck(self._alerts_query(tier), warm),
             ExprCheck(self._alerts_query(tier), check, self._firing([tier])),
         )
-        return [self._test(comment, self.scrape, tuple(self.feed.series(segments)), checks)]
+        return [self._test(comment, self.scrape, inputs, checks)]
 
     def zero_traffic_test(self) -> list[PromtoolTest]:
         thresholds = list(self.thresholds.values()) or [self.slo.budget]
@@ -396,8 +439,12 @@ class _SLOTests:
         if self.feed is not None:
             inputs = tuple(self.feed.series([(busy_n, ratio), (quiet_n, None)]))
         else:
-            inputs = self._recorded_events(
-                f"{num(ratio)}x{busy_n - 1} 0x{quiet_n - 1}", f"1x{busy_n - 1} 0x{quiet_n - 1}"
+            errors = f"{num(ratio)}x{busy_n - 1} 0x{quiet_n - 1}"
+            totals = f"1x{busy_n - 1} 0x{quiet_n - 1}"
+            inputs = tuple(
+                s
+                for labels in self._input_labels()
+                for s in self._recorded_events(errors, totals, labels)
             )
         period = self._ratio(self.slo.period)
         checks = (
@@ -407,8 +454,9 @@ class _SLOTests:
             ExprCheck(
                 f"abs({period} - {num(ratio)}) < bool {num(ratio)} * {TOLERANCE}",
                 at,
-                (Sample(self.series_braces, 1),),
+                tuple(Sample(out, 1) for out in self._outputs()),
             ),
+            *self._zero_traffic_checks(at, ratio),
         )
         comment = (
             f"{self.slo.name}: traffic stops after {format_seconds(busy)} at an error ratio of "
@@ -434,47 +482,67 @@ class _SLOTests:
     def period_test(self) -> list[PromtoolTest]:
         """A day of varying traffic: the period ratio weights every event equally."""
         if self.slo.sli.time_based:
-            errors: tuple[float | int, ...] = DAY_DOWN
+            errors: tuple[float, ...] = DAY_DOWN
             totals: tuple[int, ...] = tuple(1 for _ in DAY_DOWN)
         else:
             errors, totals = DAY_ERRORS, DAY_TOTAL
-        expected = sum(errors) / sum(totals)
+        day = self._day(errors, totals)
+        expected, mean = _day_ratios([(self._output_of(labels), e, t) for labels, e, t in day])
         # At an evaluation step (promtool evaluates at multiples of the file's interval):
         # between two, the period would still be the one recorded before the last sample.
-        at = _ceil_to(DAY_SAMPLE * (len(totals) - 1), self.eval)
+        at = _ceil_to(self.day_sample * (len(day[0][2]) - 1), self.eval)
         budget = float(promql.number(self.slo.budget))
         remaining = naming.ERROR_BUDGET_REMAINING
+        period = naming.sli_error_ratio(self.slo.period)
         checks = (
             ExprCheck(
                 self._ratio(self.slo.period),
                 at,
-                (
-                    Sample(
-                        naming.sli_error_ratio(self.slo.period) + self.series_braces,
-                        expected,
-                    ),
-                ),
+                tuple(Sample(period + out, value) for out, value in expected.items()),
             ),
             ExprCheck(
                 remaining + self.slo_matcher,
                 at,
-                (Sample(remaining + self.series_braces, 1 - expected / budget),),
+                tuple(Sample(remaining + out, 1 - v / budget) for out, v in expected.items()),
             ),
         )
-        inputs = self._recorded_events(
-            " ".join(str(e) for e in errors), " ".join(str(t) for t in totals)
+        inputs = tuple(
+            s
+            for labels, e, t in day
+            for s in self._recorded_events(
+                " ".join(str(x) for x in e), " ".join(str(x) for x in t), labels
+            )
         )
-        mean = sum(e / t for e, t in zip(errors, totals, strict=True) if t) / sum(
-            1 for t in totals if t
-        )
+        first = next(iter(expected))
         comment = (
-            f"{self.slo.name}: the period ratio is total errors / total events ({expected:.6g}) "
-            f"under 100x varying traffic, not the mean of ratios ({mean:.6g})"
+            f"{self.slo.name}: the period ratio is total errors / total events "
+            f"({expected[first]:.6g}) under 100x varying traffic, not the mean of ratios "
+            f"({mean[first]:.6g})"
         )
-        return [self._test(comment, DAY_SAMPLE, inputs, checks)]
+        return [self._test(comment, self.day_sample, inputs, checks)]
 
     def settled(self) -> list[PromtoolTest]:
         return [*self.tier_tests(), *self.zero_traffic_test(), *self.period_test()]
+
+
+def _day_ratios(
+    day: list[tuple[str, tuple[float, ...], tuple[int, ...]]],
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Per output series (the inputs it sums): total errors / total events, and the
+    mean over time of each sample's ratio (what a period that is not traffic-weighted
+    would show)."""
+    outputs: dict[str, list[tuple[tuple[float, ...], tuple[int, ...]]]] = {}
+    for out, errors, totals in day:
+        outputs.setdefault(out, []).append((errors, totals))
+    expected, mean = {}, {}
+    for out, inputs in outputs.items():
+        summed_errors = [sum(x) for x in zip(*(e for e, _ in inputs), strict=True)]
+        summed_totals = [sum(x) for x in zip(*(t for _, t in inputs), strict=True)]
+        expected[out] = sum(summed_errors) / sum(summed_totals)
+        samples = zip(summed_errors, summed_totals, strict=True)
+        ratios = [e / t for e, t in samples if t]
+        mean[out] = sum(ratios) / len(ratios)
+    return expected, mean
 
 
 def _mergeable(a: PromtoolTest, b: PromtoolTest) -> bool:

@@ -7,8 +7,12 @@ the way out); with no series at all, SLOMetricAbsent fires. Threshold alerts hav
 hand-written tests.
 
 The global file (`alerts/tests/<spec>.global.test.yml`) reads only the base recordings,
-so its input series are those recordings, labelled with each listed cluster:
-- each tier fires just above its threshold and stays silent just below (as single mode);
+so its input series are those recordings, labelled with each listed cluster. Single mode's
+builders (tests_gen) make its tiers, zero-traffic, period and outage tests, fed through
+the input hooks this module overrides (one set of recordings per cluster):
+- each tier fires just above its threshold and stays silent just below;
+- traffic stopping everywhere leaves no NaN and a finite budget; the period is traffic-
+  weighted over a day of clusters an hour apart; a full outage pages in time;
 - scope global: a quiet cluster at 100 % errors beside busy ones at 0 % gives every window
   the ratio errors / events summed over clusters, not the mean of the clusters' ratios;
 - scope cluster: one series per cluster, and only the burning cluster's alerts fire;
@@ -19,12 +23,14 @@ Inputs are spaced at the evaluation interval: they are recordings, not scrapes.
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 from common.durations import format_seconds
-from rulegen import naming, rules_split
-from rulegen.model import SLO, Model
+from rulegen import naming, promql, rules_split
+from rulegen.model import SLO, Model, Tier
 from rulegen.sli.feed import InputSeries, braces, num
 from rulegen.tests_gen import (
     TOLERANCE,
@@ -36,6 +42,7 @@ from rulegen.tests_gen import (
     Sample,
     _absent_test,
     _ceil_to,
+    _round3,
     _SLOTests,
     evaluation_interval,
     merge,
@@ -46,6 +53,7 @@ Suite = tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]
 # Neither 0 nor 1, so a base recording that swapped errors and totals would show.
 CLUSTER_RATIO = Decimal("0.25")
 QUIET, BUSY = 1, 100  # events/s of the quiet cluster and of each busy one
+DAY_OFFSET = 1  # samples between one cluster's day and the next one's
 
 
 def _head(model: Model, rule_file: str) -> dict[str, Any]:
@@ -114,6 +122,73 @@ class _GlobalSLOTests(_SLOTests):
         # series_labels stay without the cluster: each input adds its own.
         if self.per_cluster:  # the burning cluster's alerts, and only its alerts
             self.group = {**self.group, self.label: self.clusters[0]}
+        self.feed = None  # never raw series: the builders feed base recordings instead
+        self.day_sample = self.eval  # one recording per evaluation, each summed once
+
+    # -- the input strategy (tests_gen): one set of base recordings per cluster ----------
+
+    def _input_labels(self) -> list[dict[str, str]]:
+        return [self._cluster_labels(c) for c in self.clusters]
+
+    def _output_of(self, labels: dict[str, str]) -> str:
+        return braces(labels) if self.per_cluster else self.series_braces
+
+    def _day(
+        self, errors: tuple[float, ...], totals: tuple[int, ...]
+    ) -> list[tuple[dict[str, str], tuple[float, ...], tuple[int, ...]]]:
+        """Each cluster its own day, the next one DAY_OFFSET samples later (the next time
+        zone), so the summed traffic still varies ~100x and each night incident is at
+        low traffic everywhere. Then a sample of no traffic:
+        promtool evaluates groups in random order, so at the last step the period may or
+        may not see that step's global sums; with nothing in them, the sum is the same."""
+        out = []
+        for i, cluster in enumerate(self.clusters):
+            shift = (len(totals) - i * DAY_OFFSET) % len(totals)
+            out.append(
+                (
+                    self._cluster_labels(cluster),
+                    (*errors[shift:], *errors[:shift], 0),
+                    (*totals[shift:], *totals[:shift], 0),
+                )
+            )
+        return out
+
+    def _chained(self, tier: Tier) -> bool:
+        return True  # every global window sums the clusters' base recordings
+
+    def _outage_inputs(self, warm: int, check: int) -> tuple[InputSeries, ...]:
+        """1 event/s everywhere; from `warm` every event fails in the burning clusters,
+        their base recordings (5m rates) ramping to 1 over a base window as a rate does."""
+        burning = self.clusters[:1] if self.per_cluster else self.clusters
+        ramp = math.ceil(self.slo.base / self.eval)  # steps until the base window is all bad
+        step = _round3(Decimal(1) / ramp)
+        rest = (check - warm) // self.eval - ramp
+        outage = f"0x{warm // self.eval} {num(step)}+{num(step)}x{ramp - 2} 1x{rest}"
+        totals = f"1x{check // self.eval}"
+        out: list[InputSeries] = []
+        for c in self.clusters:
+            out += self._base_series(
+                c, outage if c in burning else f"0x{check // self.eval}", totals
+            )
+        return tuple(out)
+
+    def _zero_traffic_checks(self, at: int, ratio: Decimal) -> tuple[Check, ...]:
+        """The budget left stays finite too: it is what the global dashboards show."""
+        remaining = naming.ERROR_BUDGET_REMAINING
+        left = 1 - float(ratio) / float(promql.number(self.slo.budget))
+        return (
+            ExprCheck(
+                f"abs({remaining}{self.slo_matcher} - {left!r}) < bool {left!r} * {TOLERANCE}",
+                at,
+                tuple(Sample(out, 1) for out in self._outputs()),
+            ),
+        )
+
+    def period_test(self) -> list[PromtoolTest]:
+        if len(self.clusters) < 2:
+            return super().period_test()
+        note = f", over {len(self.clusters)} clusters whose days start {DAY_OFFSET} sample apart"
+        return [replace(t, comment=t.comment + note) for t in super().period_test()]
 
     def settled_at(self) -> int:
         """Constant recordings give every window its value at once: only `for` and the
@@ -248,6 +323,10 @@ def _missing_test(slos: list[_GlobalSLOTests], model: Model) -> PromtoolTest:
     return PromtoolTest(comment, eval_, inputs, tuple(checks))
 
 
+def _last_eval(test: PromtoolTest) -> int:
+    return max(c.eval_time for c in test.checks)
+
+
 def suite_global(model: Model) -> Suite:
     """The header mapping and the commented tests of the global file's promtool tests."""
     per_slo = [_GlobalSLOTests(model, slo) for slo in model.slos]
@@ -255,8 +334,10 @@ def suite_global(model: Model) -> Suite:
     tests: list[PromtoolTest] = []
     for s in per_slo:
         s.tier_at = tier_at  # one time for all, so their alert checks can merge
-        tests += [*s.tier_tests(), *s.spread_test()]
-    tests = merge(tests)
+        tests += [*s.settled(), *s.outage_test(), *s.spread_test()]
+    # Longest first: every step evaluates the whole file, so the tests that run for hours
+    # (outages, a ticket SLO's zero traffic) share one promtool test, the short ride along.
+    tests = merge(sorted(tests, key=_last_eval, reverse=True))
     if per_slo:
         tests.append(_missing_test(per_slo, model))
     return _head(model, naming.global_rules_file(model.name)), _comments(tests)

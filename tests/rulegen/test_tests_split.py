@@ -4,8 +4,9 @@ A spec in split mode renders a cluster and a global rule file, each with its own
 generated promtool tests. They must pass as rendered; and each rule broken the way a
 plausible bug would break it (errors and totals swapped, the all-clusters gate dropped,
 the mean of the clusters' ratios instead of their summed events, a cluster forgotten by
-SLOClusterMissing, a scope-cluster SLO summed over clusters) must make them fail, naming
-the check that caught it.
+SLOClusterMissing, a scope-cluster SLO summed over clusters; and the proofs single mode
+has: the period as a mean of ratios over time, a division NaN at zero traffic, a page
+tier too slow for an outage) must make them fail, naming the check that caught it.
 """
 
 from __future__ import annotations
@@ -130,6 +131,36 @@ def _sum_over_clusters(groups: Rules) -> None:
         rule["expr"] = rule["expr"].replace("sum by (cluster)", "sum")
 
 
+def _period_mean_of_ratios(groups: Rules) -> None:
+    """The period as the mean over time of the 5m ratios: every sample weighs the same,
+    a quiet night's incident as much as the peak (Sloth's mean of ratios)."""
+    ident = 'slo="requests", slo_spec="split"'
+    rule = _rule(groups, "requests", "slo:sli_error:ratio_rate30d")
+    rule["expr"] = f"avg_over_time(slo:sli_error:ratio_rate5m{{{ident}}}[30d])"
+
+
+def _unguarded_division(groups: Rules) -> None:
+    """Every window divides by its total unguarded: 0/0 is NaN when traffic stops."""
+    for group in groups["groups"]:
+        for rule in group["rules"]:
+            if rule.get("record", "").startswith("slo:sli_error:ratio_rate"):
+                rule["expr"] = rule["expr"].replace(" > 0)", ")")
+
+
+def _page_threshold_shifted(groups: Rules) -> None:
+    """requests' page-fast tier at 144x the budget instead of 14.4x: an outage pages
+    minutes late (the tier tests see it too; this asserts the outage test does)."""
+    rule = next(
+        r
+        for g in groups["groups"]
+        for r in g["rules"]
+        if r.get("alert") == "ErrorBudgetBurn"
+        and r["labels"]["slo"] == "requests"
+        and r["labels"]["long_window"] == "1h"
+    )
+    rule["expr"] = rule["expr"].replace("(14.4 *", "(144 *")
+
+
 BREAKS: list[tuple[str, str, Callable[[Rules], None], str]] = [
     ("cluster", "errors and totals swapped", _swap_base, 'slo="requests"'),
     ("global", "no all-clusters gate", _no_gate, 'slo:sli_error:ratio_rate5m{slo=\\"requests\\"'),
@@ -142,6 +173,19 @@ BREAKS: list[tuple[str, str, Callable[[Rules], None], str]] = [
         "checkout",
     ),
     ("global", "scope cluster summed over clusters", _sum_over_clusters, "uptime"),
+    (
+        "global",
+        "period as the mean of ratios over time",
+        _period_mean_of_ratios,
+        'expr: "slo:sli_error:ratio_rate30d{slo=\\"requests\\"',
+    ),
+    ("global", "division without > 0", _unguarded_division, " != slo:sli_error:ratio_rate5m"),
+    (
+        "global",
+        "page tier threshold shifted",
+        _page_threshold_shifted,
+        'slo=\\"requests\\",slo_spec=\\"split\\",alertstate=\\"firing\\",long_window=\\"1h\\"',
+    ),
 ]
 
 
