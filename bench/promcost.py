@@ -132,7 +132,7 @@ class Prom(PrometheusServer):
         return out
 
 
-def settle(proms: Iterable[Prom], quiet: float = 90.0, timeout: float = 900.0) -> None:
+def settle(proms: Iterable[Prom], quiet: float = 65.0, timeout: float = 900.0) -> None:
     """Wait until no Prometheus has compacted for `quiet` seconds (its compaction loop
     runs every minute, so `quiet` must exceed that) and each has compacted at least once."""
 
