@@ -83,7 +83,7 @@ def _finish(procs: Sequence[subprocess.Popen[bytes]]) -> None:
     for proc in procs:
         out, _ = proc.communicate()
         if proc.returncode != 0:
-            sys.exit(f"{' '.join(map(str, proc.args))} failed:\n{out.decode()}")
+            sys.exit(f"promtool create-blocks-from openmetrics failed:\n{out.decode()}")
 
 
 class Prom(PrometheusServer):
@@ -132,9 +132,10 @@ class Prom(PrometheusServer):
         return out
 
 
-def settle(proms: Iterable[Prom], quiet: float = 65.0, timeout: float = 900.0) -> None:
-    """Wait until no Prometheus has compacted for `quiet` seconds (its compaction loop
-    runs every minute, so `quiet` must exceed that) and each has compacted at least once."""
+def settle(proms: Iterable[Prom], quiet: float = 20.0, timeout: float = 900.0) -> None:
+    """Wait until each Prometheus has compacted and then not for `quiet` seconds: its
+    compaction loop (every minute) compacts plan after plan, each in a few seconds, so
+    a pause means the plans ran out. Callers check `compactions` did not move after."""
 
     def state() -> tuple[float, ...]:
         return tuple(v for p in proms for _, v in p.metrics("prometheus_tsdb_compactions_total"))
@@ -161,7 +162,7 @@ def cpu_per_interval(
     end = time.monotonic()
     for _ in range(windows):
         end += window
-        wait_until(lambda e=end: time.monotonic() >= e, 2 * window, "a CPU window", interval=0.2)
+        time.sleep(max(0.0, end - time.monotonic()))  # a measuring window, not a wait for state
         after = [p.cpu() for p in proms]
         for p, b, a in zip(proms, before, after, strict=True):
             out[p.name].append((a - b) * interval / window)
@@ -169,12 +170,20 @@ def cpu_per_interval(
     return out
 
 
-def rule_seconds(prom: Prom, interval: float) -> float:
-    """Seconds spent evaluating rules per `interval`: each group's last duration, scaled
-    by how often it runs in `interval` (wall time: it includes waiting for a core)."""
+def rule_seconds(prom: Prom, interval: float) -> dict[str, float]:
+    """Seconds each rule group (by name) spends evaluating per `interval`: its last
+    duration, scaled by how often it runs in `interval` (wall time: it includes waiting
+    for a core)."""
     durations = dict(prom.metrics("prometheus_rule_group_last_duration_seconds"))
     every = dict(prom.metrics("prometheus_rule_group_interval_seconds"))
-    return sum(d * interval / every[labels] for labels, d in durations.items())
+    return {
+        labels.rsplit(";", 1)[1].rstrip('"}'): d * interval / every[labels]
+        for labels, d in durations.items()
+    }
+
+
+def compactions(prom: Prom) -> float:
+    return sum(v for _, v in prom.metrics("prometheus_tsdb_compactions_total"))
 
 
 class Exposition:

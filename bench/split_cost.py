@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -50,6 +51,7 @@ from promcost import (
     Exposition,
     Prom,
     backfill,
+    compactions,
     cpu_per_interval,
     labels_text,
     rule_seconds,
@@ -320,18 +322,30 @@ def start(lines: Lines, work: Path, rules: dict[str, str]) -> tuple[Exposition, 
     return feed, proms
 
 
-def measure(
-    proms: list[Prom], windows: int
-) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
-    """CPU per 30 s of every process, and rule evaluation seconds per 30 s (cross-check)."""
-    cpu: dict[str, list[float]] = {p.name: [] for p in proms}
-    rules: dict[str, list[float]] = {p.name: [] for p in proms[: len(VARIANTS)]}
+Figures = dict[str, list[float]]
+
+
+def group_kind(name: str) -> str:
+    """`slo:s000:short` -> short; `slo-clusters:bench` -> slo-clusters."""
+    return name.rsplit(":", 1)[1] if name.startswith("slo:") else name.split(":", 1)[0]
+
+
+def measure(proms: list[Prom], windows: int) -> tuple[Figures, Figures]:
+    """CPU per 30 s of every process; rule evaluation seconds per 30 s of the variants,
+    in all (key = variant) and per kind of group (key = variant kind)."""
+    cpu: Figures = {p.name: [] for p in proms}
+    rules: Figures = defaultdict(list)
     for _ in range(windows):
         for name, values in cpu_per_interval(proms, STEP, WINDOW, 1).items():
             cpu[name] += values
         for p in proms[: len(VARIANTS)]:
-            rules[p.name].append(rule_seconds(p, STEP))
-    return cpu, rules
+            kinds: dict[str, float] = defaultdict(float)
+            for group, seconds in rule_seconds(p, STEP).items():
+                kinds[group_kind(group)] += seconds
+            rules[p.name].append(sum(kinds.values()))
+            for kind, seconds in kinds.items():
+                rules[f"{p.name} {kind}"].append(seconds)
+    return cpu, dict(rules)
 
 
 def period_record(rules: str) -> str:
@@ -343,9 +357,7 @@ def period_record(rules: str) -> str:
     return found.group(0)
 
 
-def report(
-    proms: list[Prom], cpu: dict[str, list[float]], rules: dict[str, list[float]], rules_text: str
-) -> None:
+def report(proms: list[Prom], cpu: Figures, rules: Figures, rules_text: str) -> None:
     single, split = proms[0], proms[1]
     print("\ncentral Prometheus, CPU seconds per 30 s, median (min-max):")
     for name, values in cpu.items():
@@ -360,7 +372,7 @@ def report(
         print(f"  split/single, {label}: {spread(ratios, 3)}")
     print("rule evaluation (rule_group_last_duration, wall), seconds per 30 s:")
     for name, values in rules.items():
-        print(f"  {name:14} {spread(values)}")
+        print(f"  {name:20} {spread(values)}")
     failures = {
         p.name: sum(v for _, v in p.metrics("prometheus_rule_evaluation_failures_total"))
         for p in (single, split)
@@ -394,7 +406,10 @@ def main(slos: int, days: int, pods: int, windows: int) -> None:
             began = time.monotonic()
             settle(proms[: len(VARIANTS)])
             print(f"start-up compaction over after {time.monotonic() - began:.0f} s", flush=True)
+            before = [compactions(p) for p in proms]
             cpu, rule_s = measure(proms, windows)
+            moved = [p.name for p, b in zip(proms, before, strict=True) if compactions(p) != b]
+            print(f"compactions while measuring: {moved or 'none'}")
             report(proms, cpu, rule_s, rules["single"])
         finally:
             for prom in proms:
