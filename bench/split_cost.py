@@ -14,10 +14,11 @@ create-blocks-from openmetrics`:
   external label, and the global file's sums of them (`slo:sli_global_*_events:rate5m`),
   which every window of the global file reads.
 The base recordings are computed here and written as OpenMetrics, not backfilled with
-`promtool tsdb create-blocks-from rules`: a base recording of a counter sampled every
-30 s is exactly its increase over the last ten samples / 300 s, so computing it costs
-nothing, while the rules backfill would need one Prometheus per cluster and ~100,000
-range queries per level. Before anything runs, the bench checks that every series the
+`promtool tsdb create-blocks-from rules`: at the sample times, a 5m rate of a counter
+sampled every 30 s is its increase over the last 5 minutes / 300 s (rate() needs no
+extrapolation there), so computing it costs nothing, while the rules backfill would need
+one Prometheus per cluster and 7 days of range queries for each of 400 rules, per cluster
+and again for the sums. Before anything runs, the bench checks that every series the
 rules read over a range is one it backfills (so a rules change that reads another
 recorded series over days fails here, instead of measuring a cheap empty window).
 
@@ -27,9 +28,10 @@ counters, or the clusters' base recordings), plus one per variant with no rules 
 history (ingestion only). After the start-up compaction of the backfilled blocks,
 user+system CPU of each process from /proc is measured per 30 s over `--windows`
 windows of 2 minutes (each holds four evaluations of the 30 s groups and one of the 2m
-groups); `prometheus_rule_group_last_duration_seconds` is the cross-check. Prints median
+groups; no compaction may run meanwhile); `prometheus_rule_group_last_duration_seconds`
+is the cross-check, also per kind of group (short, long, slo-clusters). Prints median
 (min-max), the ratio split/single, the series and samples/s crossing remote_write, and
-how closely the two variants' 1w error ratios agree (same data, same SLO).
+how closely the two variants' period error ratios agree (same data, same SLO).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import click
+import promql_parser as pp
 import yaml
 from promcost import (
     BLOCK,
@@ -117,21 +120,20 @@ def record_labels(rules: str, names: Sequence[str]) -> dict[tuple[str, str], dic
     }
 
 
-def ranged_reads(rules: str) -> dict[str, float]:
-    """Every metric a rule reads over a range, with its longest range in seconds."""
-    out: dict[str, float] = {}
+def ranged_reads(rules: str) -> set[str]:
+    """Every metric a rule reads over a range."""
+    out = set()
     stack = [promql.parse(r["expr"]) for g in groups(rules) for r in g["rules"]]
     while stack:
         node = stack.pop()
-        if type(node).__name__ == "MatrixSelector":
-            name = node.vector_selector.name
-            out[name] = max(out.get(name, 0.0), node.range.total_seconds())
+        if isinstance(node, pp.MatrixSelector) and node.vector_selector.name:
+            out.add(node.vector_selector.name)
         stack.extend(promql.children(node))
     return out
 
 
 def check_history(rules: str, backfilled: Sequence[str], variant: str) -> None:
-    unknown = sorted(set(ranged_reads(rules)) - set(backfilled))
+    unknown = sorted(ranged_reads(rules) - set(backfilled))
     if unknown:
         sys.exit(f"{variant}: the rules read {', '.join(unknown)} over a range; no history of it")
 
@@ -175,9 +177,8 @@ class Traffic:
 
     def rates(self, c: int) -> tuple[float, float]:
         """The base recordings of (SLO, cluster) cell c: errors/s and events/s over 5m."""
-        return self.errors_5m[c] / (RATE * STEP), (self.errors_5m[c] + self.ok_5m[c]) / (
-            RATE * STEP
-        )
+        window, errors = RATE * STEP, self.errors_5m[c]
+        return errors / window, (errors + self.ok_5m[c]) / window
 
 
 class Lines:
@@ -185,15 +186,17 @@ class Lines:
 
     def __init__(self, traffic: Traffic, single_rules: str, global_rules: str, cluster_rules: str):
         self.t = traffic
-        raw = []
-        for i, k, p in traffic.keys:
-            labels = {"app": f"s{i:03d}", "cluster": CLUSTERS[k], "pod": f"p{p}"}
-            raw.append(
-                tuple(
-                    METRIC + labels_text({**labels, "code": code}) + " " for code in ("200", "500")
+        self.raw = [
+            tuple(
+                METRIC
+                + labels_text(
+                    {"app": f"s{i:03d}", "cluster": CLUSTERS[k], "pod": f"p{p}", "code": code}
                 )
+                + " "
+                for code in ("200", "500")
             )
-        self.raw = raw
+            for i, k, p in traffic.keys
+        ]
         single = record_labels(single_rules, BASE)
         central = record_labels(global_rules, GLOBAL_BASE)
         local = record_labels(cluster_rules, BASE)
@@ -283,7 +286,7 @@ def agreement(single: Prom, split: Prom, record: str) -> list[float]:
     return [abs(b[s] / a[s] - 1) * 100 for s in a if s in b and a[s] > 0]
 
 
-def prepare(work: Path, slos: int, days: int, pods: int) -> tuple[Lines, dict[str, str], int]:
+def prepare(work: Path, slos: int, days: int, pods: int) -> tuple[Lines, dict[str, str]]:
     """Rules of both variants, checked against what is backfilled, and both histories."""
     single_rules, _ = render(spec_text(slos, days, split=False), work, split=False)
     global_rules, cluster_rules = render(spec_text(slos, days, split=True), work, split=True)
@@ -302,7 +305,7 @@ def prepare(work: Path, slos: int, days: int, pods: int) -> tuple[Lines, dict[st
         f"backfilled {(end - start) / 86400:.1f} days in {time.monotonic() - began:.0f} s",
         flush=True,
     )
-    return lines, {"single": single_rules, "split": global_rules}, end
+    return lines, {"single": single_rules, "split": global_rules}
 
 
 def start(lines: Lines, work: Path, rules: dict[str, str]) -> tuple[Exposition, list[Prom]]:
@@ -400,7 +403,7 @@ def report(proms: list[Prom], cpu: Figures, rules: Figures, rules_text: str) -> 
 @click.option("--windows", default=3, show_default=True, help="2-minute CPU windows")
 def main(slos: int, days: int, pods: int, windows: int) -> None:
     with tempfile.TemporaryDirectory(prefix="split-cost-") as tmp:
-        lines, rules, _ = prepare(Path(tmp), slos, days, pods)
+        lines, rules = prepare(Path(tmp), slos, days, pods)
         feed, proms = start(lines, Path(tmp), rules)
         try:
             began = time.monotonic()
