@@ -1,13 +1,16 @@
 """Pure: model -> Prometheus rule groups (recording rules, burn-rate and threshold alerts).
 
-Per SLO, two groups:
-- `slo:<name>:short` (default interval): the base-window event rates, error ratios for
-  windows under 12h read from raw series, the burn-rate alerts and the absent alert.
-- `slo:<name>:long` (interval 2m): error ratios for longer windows and the period, summed
-  from the base-window recordings, never `rate(x[30d])` over raw series; plus objective
-  and budget series.
-The period ratio is sum(error rate samples) / sum(total rate samples): both sampled at the
-same instants, so it weights every event equally (traffic-weighted), and a zero-traffic
+Per SLO, four groups (`window_groups`, the one layout every rules file shares):
+- `slo:<name>:short` (default interval): the base-window event rates, the error ratios
+  that must be exact (page windows under 12h, windows under 1h) read from raw series,
+  the burn-rate alerts and the absent alert.
+- `slo:<name>:buckets` (5m): the base recordings summed per 5m bucket.
+- `slo:<name>:hourly` (1h): those buckets summed per hour.
+- `slo:<name>:long` (2m): every other window from the 5m buckets, the period from the
+  hourly sums, objective and budget series. Never `rate(x[30d])` over raw series, and no
+  sum over thousands of base samples: the period reads one sample per hour.
+Every ratio is sum(error rate samples) / sum(total rate samples): both sampled at the same
+instants, so it weights every event equally (traffic-weighted), and a zero-traffic
 window adds 0 to both sums instead of a NaN that would poison the whole period.
 """
 
@@ -17,10 +20,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from common.durations import format_seconds
-from rulegen import naming, promql
+from rulegen import naming, promql, windows
 from rulegen.model import SLO, Labels, Model, Tier
 from rulegen.promql import number
-from rulegen.windows import SLOW_INTERVAL, is_slow
+from rulegen.windows import BUCKET, HOURLY, SLOW_INTERVAL
 
 ABSENT_FOR = 600
 ABSENT_SEVERITY = "warning"
@@ -99,19 +102,80 @@ def _select(name: str, model: Model, slo: SLO) -> str:
     return f"{name}{{{identity_matchers(model, slo)}}}"
 
 
-def _ratio_expr(model: Model, slo: SLO, window: int) -> str:
-    if window == slo.base:
-        errs, tot = (
-            _select(naming.error_events(slo.base), model, slo),
-            _select(naming.total_events(slo.base), model, slo),
+@dataclass(frozen=True)
+class Bases:
+    """The two base recordings a rules file builds every window from. `raw`: whether the
+    exact windows may read the SLI's own series (a global file reads recordings only;
+    its exact windows then sum the base samples every evaluation)."""
+
+    errors: str
+    total: str
+    raw: bool = True
+
+
+def single_bases(slo: SLO) -> Bases:
+    return Bases(naming.error_events(slo.base), naming.total_events(slo.base))
+
+
+def _page_windows(slo: SLO) -> frozenset[int]:
+    return frozenset(w for t in slo.tiers if t.alert == "page" for w in (t.long, t.short))
+
+
+def window_source(slo: SLO, window: int) -> windows.Source:
+    return windows.source(window, slo.base, slo.period, _page_windows(slo))
+
+
+def every_evaluation(slo: SLO, window: int) -> bool:
+    """The base window, and the exact windows pages read; every other window (tickets
+    only, or summed) is evaluated every SLOW_INTERVAL: Prometheus' cost is mostly per
+    rule evaluation, whatever the rule reads."""
+    src = window_source(slo, window)
+    return src == "base" or (src == "raw" and window in _page_windows(slo))
+
+
+def _fast_tier(tier: Tier) -> bool:
+    """Pages are evaluated every evaluation; tickets with their windows, every 2m."""
+    return tier.alert == "page"
+
+
+def _sum_ratio(errors: str, total: str, range_: str) -> str:
+    return f"sum_over_time({errors}[{range_}]) / (sum_over_time({total}[{range_}]) > 0)"
+
+
+def _ratio_expr(model: Model, slo: SLO, window: int, bases: Bases | None = None) -> str:
+    """The error ratio over `window`, from the SLI's raw series or from `bases` (see
+    window_source); all window arithmetic lives here and in rulegen/windows.py."""
+    b = bases or single_bases(slo)
+    src = window_source(slo, window)
+    if src == "base":
+        return f"{_select(b.errors, model, slo)} / ({_select(b.total, model, slo)} > 0)"
+    if src == "raw" and b.raw:
+        return f"{slo.sli.error_events(window)} / ({slo.sli.total_events(window)} > 0)"
+    if src == "raw":
+        errs, tot = _select(b.errors, model, slo), _select(b.total, model, slo)
+        return _sum_ratio(errs, tot, format_seconds(window))
+    step = windows.chain_step(src)
+    errs = _select(naming.event_sums(b.errors, step), model, slo)
+    tot = _select(naming.event_sums(b.total, step), model, slo)
+    return _sum_ratio(errs, tot, windows.short_range(windows.chained_span(window, src)))
+
+
+def chain_recordings(
+    model: Model, slo: SLO, bases: Bases, labels: Labels
+) -> tuple[tuple[Rule, ...], tuple[Rule, ...]]:
+    """The base recordings summed per 5m bucket, and those buckets summed per hour."""
+
+    def sums(record: str, read: str, step: int) -> Recording:
+        return Recording(
+            naming.event_sums(record, step),
+            f"sum_over_time({_select(read, model, slo)}[{windows.short_range(step)}])",
+            labels,
         )
-        return f"{errs} / ({tot} > 0)"
-    if is_slow(window):
-        w = format_seconds(window)
-        errs = f"sum_over_time({_select(naming.error_events(slo.base), model, slo)}[{w}])"
-        tot = f"sum_over_time({_select(naming.total_events(slo.base), model, slo)}[{w}])"
-        return f"{errs} / ({tot} > 0)"
-    return f"{slo.sli.error_events(window)} / ({slo.sli.total_events(window)} > 0)"
+
+    records = (bases.errors, bases.total)
+    buckets = tuple(sums(r, r, BUCKET) for r in records)
+    hourly = tuple(sums(r, naming.event_sums(r, BUCKET), HOURLY) for r in records)
+    return buckets, hourly
 
 
 def burn_alert(model: Model, slo: SLO, tier: Tier) -> Alerting:
@@ -202,41 +266,65 @@ def _dedupe(labels: Labels) -> Labels:
     return tuple(merged.items())
 
 
-def slo_groups(model: Model, slo: SLO) -> tuple[Group, Group]:
-    labels = common_labels(model, slo)
+def base_recordings(slo: SLO, labels: Labels) -> tuple[Rule, ...]:
     base = slo.base
-    fast: list[Rule] = [
+    return (
         Recording(naming.error_events(base), slo.sli.error_events(base) + FINITE, labels),
         Recording(naming.total_events(base), slo.sli.total_events(base) + FINITE, labels),
-    ]
+    )
+
+
+def slo_groups(model: Model, slo: SLO) -> tuple[Group, ...]:
+    labels = common_labels(model, slo)
+    return window_groups(model, slo, single_bases(slo), base_recordings(slo, labels))
+
+
+def window_groups(
+    model: Model, slo: SLO, bases: Bases, head: tuple[Rule, ...]
+) -> tuple[Group, ...]:
+    """The group layout: `head` (the rules recording `bases`), the page windows and page
+    alerts every evaluation; the bucket and hourly sums; then every other window, the
+    ticket and absent alerts (after the windows they read) and the budget series. The
+    file order is the evaluation order promtool keeps within a step."""
+    labels = common_labels(model, slo)
+    fast: list[Rule] = list(head)
     slow: list[Rule] = []
     for window in slo.windows():
-        rule = Recording(naming.sli_error_ratio(window), _ratio_expr(model, slo, window), labels)
-        (slow if is_slow(window) else fast).append(rule)
-    fast += [burn_alert(model, slo, tier) for tier in slo.tiers]
-    fast.append(absent_alert(model, slo))
+        rule = Recording(
+            naming.sli_error_ratio(window), _ratio_expr(model, slo, window, bases), labels
+        )
+        (fast if every_evaluation(slo, window) else slow).append(rule)
+    fast += [burn_alert(model, slo, t) for t in slo.tiers if _fast_tier(t)]
+    slow += [burn_alert(model, slo, t) for t in slo.tiers if not _fast_tier(t)]
+    # Absent data is a warning after 10m; 2m later changes nothing.
+    slow.append(absent_alert(model, slo))
+    buckets, hourly = chain_recordings(model, slo, bases, labels)
+    slow += budget_recordings(model, slo, labels)
+    return (
+        Group(naming.fast_group(slo.name), None, tuple(fast)),
+        Group(naming.bucket_group(slo.name), BUCKET, buckets),
+        Group(naming.hourly_group(slo.name), HOURLY, hourly),
+        Group(naming.slow_group(slo.name), SLOW_INTERVAL, tuple(slow)),
+    )
+
+
+def budget_recordings(model: Model, slo: SLO, labels: Labels) -> list[Rule]:
     period = _select(naming.sli_error_ratio(slo.period), model, slo)
-    sli_groups = slo.sli.group_by
     # With group_by, one objective series per group: derived from the period ratio so it
     # carries the group labels that dashboards join on.
     target, budget = number(slo.target), number(slo.budget)
-    slow += [
+    grouped = bool(slo.sli.group_by)
+    return [
         Recording(
-            naming.OBJECTIVE,
-            f"0 * {period} + {target}" if sli_groups else f"vector({target})",
-            labels,
+            naming.OBJECTIVE, f"0 * {period} + {target}" if grouped else f"vector({target})", labels
         ),
         Recording(
             naming.ERROR_BUDGET,
-            f"0 * {period} + {budget}" if sli_groups else f"vector({budget})",
+            f"0 * {period} + {budget}" if grouped else f"vector({budget})",
             labels,
         ),
         Recording(naming.ERROR_BUDGET_REMAINING, f"1 - {period} / {budget}", labels),
     ]
-    return (
-        Group(naming.fast_group(slo.name), None, tuple(fast)),
-        Group(naming.slow_group(slo.name), SLOW_INTERVAL, tuple(slow)),
-    )
 
 
 def threshold_groups(model: Model) -> tuple[Group, ...]:

@@ -33,14 +33,18 @@ MIN_EVAL = 30
 
 
 def evaluation_interval(scrape_interval: int) -> int:
-    """The test file's step: the scrape interval, within [30s, the slow groups' interval].
+    """The test file's step: the scrape interval, within [30s, the slow groups' interval],
+    down to a divisor of the 5m bucket.
 
     promtool evaluates every group at every step, ignoring a group's own interval, and
     alerts read the slow groups' recordings from the step before: a step longer than the
     slow interval (past the 5m lookback at a 10m scrape) would hide them, which real
-    Prometheus, evaluating those groups every 2m, never does.
+    Prometheus, evaluating those groups every 2m, never does. A divisor of 5m (so of the
+    hour too) makes promtool sum every base sample into the same number of buckets, as
+    Prometheus, at the groups' own intervals, sums each into exactly one.
     """
-    return min(max(MIN_EVAL, scrape_interval), windows.SLOW_INTERVAL)
+    step = min(max(MIN_EVAL, scrape_interval), windows.SLOW_INTERVAL)
+    return max(d for d in range(MIN_EVAL, step + 1) if windows.BUCKET % d == 0)
 
 
 TOLERANCE = "1e-6"  # relative, for ratios computed from rates (float noise only)
@@ -348,12 +352,12 @@ class _SLOTests:
         if self.feed is None or not pages:
             return []
         tier = min(pages, key=lambda t: self.slo.burn(t).detection_seconds)
-        chained = windows.is_slow(tier.long)
-        warm = _ceil_to(tier.long + (self.slo.base if chained else 0), self.scrape)
+        # A summed window also smooths by the base window and one 5m bucket.
+        chained = rules.window_source(self.slo, tier.long) not in ("base", "raw")
+        smooth = self.slo.base + windows.BUCKET if chained else 0
+        warm = _ceil_to(tier.long + smooth, self.scrape)
         detect = float(self.slo.burn(tier).detection_seconds)
-        slack = (
-            (tier.for_ or 0) + 2 * self.eval + 2 * self.scrape + (self.slo.base if chained else 0)
-        )
+        slack = (tier.for_ or 0) + 2 * self.eval + 2 * self.scrape + smooth
         check = warm + _ceil_to(detect + slack, self.eval)
         segments: list[Segment] = [
             (self._samples(warm), Decimal(0)),
@@ -427,7 +431,10 @@ class _SLOTests:
         expected = sum(errors) / sum(totals)
         # At an evaluation step (promtool evaluates at multiples of the file's interval):
         # between two, the period would still be the one recorded before the last sample.
-        at = _ceil_to(DAY_SAMPLE * (len(totals) - 1), self.eval)
+        # The period sums hourly sums of 5m buckets: promtool evaluates those groups at
+        # every step, so each base sample counts alike once it has passed through both.
+        settle = windows.BUCKET + windows.HOURLY
+        at = _ceil_to(DAY_SAMPLE * (len(totals) - 1) + settle, self.eval)
         budget = float(promql.number(self.slo.budget))
         remaining = naming.ERROR_BUDGET_REMAINING
         checks = (

@@ -47,11 +47,23 @@ def test_groups_split_by_cost_and_alerts_stay_fast() -> None:
     groups = _groups(GOLDEN / "ratio" / "spec.yaml")
     assert [(g["name"], g.get("interval")) for g in groups] == [
         ("slo:deployment-success:short", None),
+        ("slo:deployment-success:buckets", "5m"),
+        ("slo:deployment-success:hourly", "1h"),
         ("slo:deployment-success:long", "2m"),
     ]
-    fast, slow = groups
-    assert all("record" in r for r in slow["rules"])
+    fast, buckets, hourly, slow = groups
+    assert all("record" in r for g in (buckets, hourly, slow) for r in g["rules"])
+    # Page windows (1h/5m, 6h/30m) and windows under 1h stay exact, every evaluation.
+    assert [r["record"] for r in fast["rules"] if "record" in r] == [
+        "slo:sli_error_events:rate5m",
+        "slo:sli_total_events:rate5m",
+        "slo:sli_error:ratio_rate5m",
+        "slo:sli_error:ratio_rate30m",
+        "slo:sli_error:ratio_rate1h",
+        "slo:sli_error:ratio_rate6h",
+    ]
     assert [r["record"] for r in slow["rules"]] == [
+        "slo:sli_error:ratio_rate2h",
         "slo:sli_error:ratio_rate1d",
         "slo:sli_error:ratio_rate3d",
         "slo:sli_error:ratio_rate30d",
