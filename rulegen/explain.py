@@ -50,7 +50,11 @@ def explain_slo(slo: SLO) -> list[str]:
                 rules.percent(burn.threshold),
             )
         )
-        notes += _lag_notes(slo, tier.name, (tier.long, tier.short))
+        tier_notes = _lag_notes(slo, tier.name, (tier.long, tier.short))
+        if not tier_notes and tier.alert == "ticket":
+            every = format_seconds(SLOW_INTERVAL)
+            tier_notes = [f"  {tier.name}: evaluated every {every}: may fire up to {every} later"]
+        notes += tier_notes
     notes += _lag_notes(slo, "period", (slo.period,))
     return [*lines, *_table(rows), *notes]
 

@@ -126,11 +126,10 @@ def window_source(slo: SLO, window: int) -> windows.Source:
 
 
 def every_evaluation(slo: SLO, window: int) -> bool:
-    """The base window, and the exact windows pages read; every other window (tickets
-    only, or summed) is evaluated every SLOW_INTERVAL: Prometheus' cost is mostly per
-    rule evaluation, whatever the rule reads."""
-    src = window_source(slo, window)
-    return src == "base" or (src == "raw" and window in _page_windows(slo))
+    """The exact windows pages read; every other window (tickets or dashboards only, or
+    summed) is evaluated every SLOW_INTERVAL: Prometheus' cost is mostly per rule
+    evaluation, whatever the rule reads."""
+    return window in _page_windows(slo) and window_source(slo, window) in ("base", "raw")
 
 
 def _fast_tier(tier: Tier) -> bool:
