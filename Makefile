@@ -51,8 +51,8 @@ check: setup
 	$(BIN)/idp-rulegen render slo.yaml --check
 	$(BIN)/idp-rulegen check .
 
-demo: setup
-	$(PY) -m devstack.demo
+demo: setup  # ARGS="--clusters 3": split mode, three clusters and a central Prometheus
+	$(PY) -m devstack.demo $(ARGS)
 
 bench: setup
 	for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done

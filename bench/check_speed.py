@@ -1,25 +1,26 @@
-"""How long `idp-rulegen check` spends proving the repo's rules, against a baseline revision.
+"""How long `idp-rulegen check .` takes on the repo's bundle, against a baseline revision.
 
-The generated promtool test file is most of `check`: promtool sets up each test anew and
-evaluates every rule of the file at every evaluation step. Each run times, alternating so
-that machine load hits both alike:
-- baseline: `promtool test rules` on the rules and generated tests of `--baseline` (a git
-  revision, e.g. the commit before a change), extracted with `git show`;
-- current: the same on the working tree's files;
-- check: the whole `idp-rulegen check .` on the working tree.
-Prints median (min-max) of wall and CPU (user+sys of the child) seconds, and the ratio.
+`check` is mostly `promtool test rules`: promtool sets up each test anew and evaluates
+every rule a test file loads at every evaluation step. The baseline revision (`--baseline`,
+e.g. main before a change) is extracted with `git archive`, code and bundle alike, and its
+own `check` runs on its own bundle; the current one on the working tree. Runs alternate,
+so that machine load hits both alike. Printed: median (min-max) of wall and CPU seconds
+(user+sys of the child and its promtool processes; steadier than wall on a shared
+machine) for the whole `check`, then for `promtool test rules` on each test file alone.
 
-    python bench/check_speed.py [--baseline REV] [--runs 3]
+    python bench/check_speed.py --baseline REV [--runs 5]
 """
 
 from __future__ import annotations
 
+import io
 import os
 import resource
 import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Sequence
@@ -28,8 +29,12 @@ from pathlib import Path
 import click
 
 ROOT = Path(__file__).resolve().parent.parent
-SPEC = "idp"
-FILES = (f"alerts/{SPEC}.rules.yml", f"alerts/tests/{SPEC}.test.yml")
+# The baseline's checkout has no node_modules: both validate dashboards with this one's.
+SCHEMA_TOOL = {"IDP_GRAFANA_SCHEMA_TOOL": str(ROOT / "tools" / "grafana-schema")}
+# Run the `check` of the code in the working directory (the baseline's, or this tree's).
+CHECK = [sys.executable, "-c", "from rulegen.cli import main; main()", "check", "."]
+
+Case = tuple[list[str], Path]
 
 
 def _child_cpu() -> float:
@@ -39,8 +44,9 @@ def _child_cpu() -> float:
 
 def timed(argv: Sequence[str], cwd: Path) -> tuple[float, float]:
     """(wall, cpu) seconds of one run; a failing run is an error, not a figure."""
+    env = {**os.environ, **SCHEMA_TOOL, "PYTHONPATH": str(cwd)}
     cpu, start = _child_cpu(), time.perf_counter()
-    result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
+    result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
     if result.returncode != 0:
         sys.exit(f"{' '.join(argv)} failed in {cwd}:\n{result.stdout}{result.stderr}")
@@ -48,50 +54,55 @@ def timed(argv: Sequence[str], cwd: Path) -> tuple[float, float]:
 
 
 def extract(rev: str, into: Path) -> None:
-    for path in FILES:
-        text = subprocess.run(
-            ["git", "show", f"{rev}:{path}"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout
-        (into / path).parent.mkdir(parents=True, exist_ok=True)
-        (into / path).write_text(text)
+    archive = subprocess.run(["git", "archive", rev], cwd=ROOT, capture_output=True, check=True)
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(into, filter="data")
+
+
+def cases(label: str, root: Path, promtool: str) -> dict[str, Case]:
+    out = {f"check, {label}": (CHECK, root)}
+    for test in sorted((root / "alerts" / "tests").glob("*.test.yml")):
+        rel = str(test.relative_to(root))
+        out[f"  {test.name}, {label}"] = ([promtool, "test", "rules", rel], root)
+    return out
 
 
 def summary(values: list[float]) -> str:
     return f"{statistics.median(values):6.2f} s ({min(values):.2f}-{max(values):.2f})"
 
 
+def ratio(walls: dict[str, list[float]], cpus: dict[str, list[float]], a: str, b: str) -> str:
+    wall = statistics.median(walls[a]) / statistics.median(walls[b])
+    cpu = statistics.median(cpus[a]) / statistics.median(cpus[b])
+    return f"wall {wall:.1f}x, cpu {cpu:.1f}x"
+
+
 @click.command()
-@click.option("--baseline", default="main", show_default=True, help="git revision to compare")
-@click.option("--runs", default=3, show_default=True)
+@click.option("--baseline", required=True, help="git revision to compare, e.g. main")
+@click.option("--runs", default=5, show_default=True)
 def main(baseline: str, runs: int) -> None:
     promtool = shutil.which("promtool")
-    rulegen = Path(sys.executable).parent / "idp-rulegen"
     if promtool is None:
         sys.exit("promtool is not installed")
-    test_file = FILES[1]
     with tempfile.TemporaryDirectory() as tmp:
         old = Path(tmp)
         extract(baseline, old)
-        cases = {
-            f"promtool, {baseline}": ([promtool, "test", "rules", test_file], old),
-            "promtool, current": ([promtool, "test", "rules", test_file], ROOT),
-            "idp-rulegen check .": ([str(rulegen), "check", "."], ROOT),
-        }
-        walls: dict[str, list[float]] = {name: [] for name in cases}
-        cpus: dict[str, list[float]] = {name: [] for name in cases}
+        todo = {**cases(baseline, old, promtool), **cases("current", ROOT, promtool)}
+        walls: dict[str, list[float]] = {name: [] for name in todo}
+        cpus: dict[str, list[float]] = {name: [] for name in todo}
+        loads = []
         for _ in range(runs):
-            for name, (argv, cwd) in cases.items():
+            for name, (argv, cwd) in todo.items():
                 wall, cpu = timed(argv, cwd)
                 walls[name].append(wall)
                 cpus[name].append(cpu)
-    print(f"{runs} runs, load average {os.getloadavg()[0]:.1f}; median (min-max)")
-    print(f"{'':24} {'wall':>22} {'cpu (user+sys)':>24}")
-    for name in cases:
-        print(f"{name:24} {summary(walls[name]):>22} {summary(cpus[name]):>24}")
-    base, cur = f"promtool, {baseline}", "promtool, current"
-    wall_ratio = statistics.median(walls[base]) / statistics.median(walls[cur])
-    cpu_ratio = statistics.median(cpus[base]) / statistics.median(cpus[cur])
-    print(f"ratio baseline/current: wall {wall_ratio:.1f}x, cpu {cpu_ratio:.1f}x")
+            loads.append(os.getloadavg()[0])
+    print(f"{runs} runs, 1-minute load average {min(loads):.1f}-{max(loads):.1f}; median (min-max)")
+    print(f"{'':40} {'wall':>22} {'cpu (user+sys)':>24}")
+    for name in todo:
+        print(f"{name:40} {summary(walls[name]):>22} {summary(cpus[name]):>24}")
+    speedup = ratio(walls, cpus, f"check, {baseline}", "check, current")
+    print(f"check, ratio {baseline}/current: {speedup}")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -234,13 +234,24 @@ class RedisServer(Process):
 
 
 class PrometheusServer(Process):
-    """A real Prometheus with the given config text and rule files, fresh TSDB."""
+    """A real Prometheus with the given config text and rule files, fresh TSDB; `flags`
+    are added to its command line (a central one takes `--web.enable-remote-write-receiver`)."""
 
-    def __init__(self, config: str, rule_files: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        config: str,
+        rule_files: dict[str, str] | None = None,
+        flags: Sequence[str] = (),
+    ) -> None:
         super().__init__("prometheus")
         self.binary = require_binary("prometheus")
+        self.flags = list(flags)
         for name, text in (rule_files or {}).items():
             (self.dir / name).write_text(text)
+        self.configure(config)
+
+    def configure(self, config: str) -> None:
+        """Replace the config text; it takes effect at the next start."""
         (self.dir / "prometheus.yml").write_text(config)
 
     @property
@@ -254,6 +265,7 @@ class PrometheusServer(Process):
             f"--web.listen-address=127.0.0.1:{self.port}",
             f"--storage.tsdb.path={self.dir / 'data'}",
             "--web.enable-lifecycle",
+            *self.flags,
         ]
 
     def is_ready(self) -> bool:
@@ -270,3 +282,23 @@ class PrometheusServer(Process):
             raise ServerError(f"query {expr!r} failed: {body}")
         result: list[dict[str, object]] = body["data"]["result"]
         return result
+
+    def value(self, expr: str) -> float | None:
+        """The single value of an instant query, or None when it returns nothing."""
+        result = self.query(expr)
+        if not result:
+            return None
+        sample = result[0]["value"]  # [unix time, "value"]
+        assert isinstance(sample, list)
+        return float(sample[1])
+
+    def firing(self, alertname: str, **labels: str) -> bool:
+        """Whether an alert `alertname` with (at least) `labels` is firing."""
+        matchers = ",".join(
+            [
+                f'alertname="{alertname}"',
+                'alertstate="firing"',
+                *(f'{k}="{v}"' for k, v in labels.items()),
+            ]
+        )
+        return self.value(f"count(ALERTS{{{matchers}}})") is not None

@@ -12,12 +12,12 @@ raises `StackError` naming it and why.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import shutil
 import subprocess
 import sys
 import tempfile
-import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,6 +31,7 @@ import yaml
 
 from devstack.kube_api import WORKFLOWS, FakeKubeAPI
 from devstack.objects import workflow
+from devstack.promconfig import prometheus_config
 from devstack.servers import (
     PostgresServer,
     Process,
@@ -39,6 +40,8 @@ from devstack.servers import (
     ServerError,
     started,
 )
+from rulegen import model as rulegen_model
+from rulegen import rules, topology
 
 CLUSTER = "e2e"
 SCRAPE_INTERVAL = "1s"
@@ -54,6 +57,18 @@ CREATE TABLE audit_log (
     metadata jsonb NOT NULL DEFAULT '{}'
 )
 """
+
+
+def one_prometheus_rules(spec: Path) -> str:
+    """The spec's rules as one Prometheus that sees every series loads them: a split spec
+    rendered in single mode (the one-cluster stack has no global layer), groups following
+    Prometheus's own interval."""
+    m = rulegen_model.load(str(spec))
+    single = dataclasses.replace(
+        m, topology=topology.Topology(cluster_label=m.topology.cluster_label)
+    )
+    doc = {"groups": [g.as_dict() for g in rules.groups(single)]}
+    return without_group_intervals(yaml.safe_dump(doc, sort_keys=False))
 
 
 def without_group_intervals(rule_file: str) -> str:
@@ -76,6 +91,72 @@ def _quietly(stop: Callable[[C], None], component: C) -> None:
     """Stop `component`; a failure must not keep close() from stopping the others."""
     with contextlib.suppress(Exception):
         stop(component)
+
+
+class Launcher:
+    """Starts components one by one and stops those started, newest first, on close()."""
+
+    def __init__(self) -> None:
+        self._started = contextlib.ExitStack()
+
+    def step(self, what: str, start: Callable[[], C], stop: Callable[[C], None]) -> C:
+        """`start()`'s component, with `stop` queued for close(); StackError if it fails."""
+        try:
+            component = start()
+        except (ServerError, OSError, subprocess.SubprocessError, psycopg.Error) as exc:
+            raise StackError(f"could not start {what}: {exc}") from exc
+        self._started.callback(_quietly, stop, component)
+        return component
+
+    def callback(self, undo: Callable[[], object]) -> None:
+        self._started.callback(undo)
+
+    def close(self) -> None:
+        """Stop everything that was started, newest first; never raises."""
+        self._started.close()
+
+
+def argo_source(cluster: str, kubeconfig: Path, **settings: Any) -> dict[str, Any]:
+    """An argo source named after its cluster, counting deployment-standard workflows in
+    namespace argo of the fake API; `settings` add to or override these."""
+    return {
+        "name": cluster,
+        "type": "argo",
+        "cluster": cluster,
+        "kubeconfig": str(kubeconfig),
+        "context": "fake",
+        "namespaces": ["argo"],
+        "deployments": {"templates": ["deployment-standard"]},
+        "interval": "5m",
+        "timeout": "5s",
+        **settings,
+    }
+
+
+def complete_workflow(
+    kube: FakeKubeAPI,
+    name: str,
+    phase: str,
+    *,
+    duration: float = 120.0,
+    template: str = "deployment-standard",
+    environment: str = "production",
+) -> str:
+    """A deployment (or rollback) workflow `name` that finishes now, after `duration` s."""
+    now = time.time()
+    kube.create(
+        WORKFLOWS,
+        workflow(
+            name,
+            phase=phase,
+            template=template,
+            environment=environment,
+            started=now - duration,
+            finished=now,
+            steps=6,
+        ),
+    )
+    return name
 
 
 class HealthCheck:
@@ -151,8 +232,9 @@ class Stack:
         self.prometheus: PrometheusServer | None = None
         self._names = itertools.count()
         # What close() undoes, newest first; the temp dir goes last.
-        self._started = contextlib.ExitStack()
-        self._started.callback(shutil.rmtree, self.dir, ignore_errors=True)
+        self._launcher = Launcher()
+        self._launcher.callback(lambda: shutil.rmtree(self.dir, ignore_errors=True))
+        self._step = self._launcher.step
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -176,16 +258,7 @@ class Stack:
 
     def close(self) -> None:
         """Stop everything that was started, newest first; never raises."""
-        self._started.close()
-
-    def _step(self, what: str, start: Callable[[], C], stop: Callable[[C], None]) -> C:
-        """`start()`'s component, with `stop` queued for close(); StackError if it fails."""
-        try:
-            component = start()
-        except (ServerError, OSError, subprocess.SubprocessError, psycopg.Error) as exc:
-            raise StackError(f"could not start {what}: {exc}") from exc
-        self._started.callback(_quietly, stop, component)
-        return component
+        self._launcher.close()
 
     def _start_postgres(self) -> PostgresServer:
         pg = started(PostgresServer())
@@ -201,21 +274,15 @@ class Stack:
         assert self.pg and self.redis and self.health
         kubeconfig = self.kube.kubeconfig(self.dir / "kubeconfig")
         return [
-            {
-                "name": CLUSTER,
-                "type": "argo",
-                "cluster": CLUSTER,
-                "kubeconfig": str(kubeconfig),
-                "context": "fake",
-                "namespaces": ["argo"],
-                "deployments": {
+            argo_source(
+                CLUSTER,
+                kubeconfig,
+                deployments={
                     "templates": ["deployment-standard"],
                     "environments": ["production", "staging", "development"],
                 },
-                "rollbacks": {"templates": ["rollback-standard"]},
-                "interval": "5m",
-                "timeout": "5s",
-            },
+                rollbacks={"templates": ["rollback-standard"]},
+            ),
             {
                 "name": "backstage-db",
                 "type": "postgres",
@@ -250,15 +317,9 @@ class Stack:
 
     def _start_prometheus(self) -> PrometheusServer:
         assert self.exporter is not None
-        config = textwrap.dedent(f"""\
-            global:
-              scrape_interval: {SCRAPE_INTERVAL}
-              evaluation_interval: {SCRAPE_INTERVAL}
-            rule_files: {sorted(self.rule_files)!r}
-            scrape_configs:
-              - job_name: idp-exporter
-                static_configs: [{{targets: ["127.0.0.1:{self.exporter.port}"]}}]
-            """)
+        config = prometheus_config(
+            interval=SCRAPE_INTERVAL, rule_files=list(self.rule_files), targets=[self.exporter.port]
+        )
         return started(PrometheusServer(config, self.rule_files))
 
     # -- driving incidents ------------------------------------------------------------
@@ -273,20 +334,14 @@ class Stack:
     ) -> str:
         """A deployment (or rollback) workflow that finishes now, after `duration` seconds."""
         name = f"{template}-{next(self._names)}"
-        now = time.time()
-        self.kube.create(
-            WORKFLOWS,
-            workflow(
-                name,
-                phase=phase,
-                template=template,
-                environment=environment,
-                started=now - duration,
-                finished=now,
-                steps=6,
-            ),
+        return complete_workflow(
+            self.kube,
+            name,
+            phase,
+            duration=duration,
+            template=template,
+            environment=environment,
         )
-        return name
 
     def audit(self, action: str, environment: str) -> None:
         assert self.pg is not None
@@ -302,19 +357,8 @@ class Stack:
     def value(self, expr: str) -> float | None:
         """The single value of an instant query, or None when it returns nothing."""
         assert self.prometheus is not None
-        result = self.prometheus.query(expr)
-        if not result:
-            return None
-        sample = result[0]["value"]  # [unix time, "value"]
-        assert isinstance(sample, list)
-        return float(sample[1])
+        return self.prometheus.value(expr)
 
     def firing(self, alertname: str, **labels: str) -> bool:
-        matchers = ",".join(
-            [
-                f'alertname="{alertname}"',
-                'alertstate="firing"',
-                *(f'{k}="{v}"' for k, v in labels.items()),
-            ]
-        )
-        return self.value(f"count(ALERTS{{{matchers}}})") is not None
+        assert self.prometheus is not None
+        return self.prometheus.firing(alertname, **labels)

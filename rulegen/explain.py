@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from common.durations import format_seconds, humanize_seconds
-from rulegen import promql, rules
+from rulegen import naming, promql, rules
 from rulegen.model import SLO, Model
 from rulegen.windows import SLOW_INTERVAL, chain_lag, chained_span
 
@@ -82,9 +82,63 @@ def explain(model: Model) -> str:
         "Burn-rate alerts fire when both windows' error ratio exceeds factor x error budget.",
         "budget spent = factor x long / period; detection = factor x budget x long / error rate.",
         "",
+        *explain_topology(model),
     ]
     for slo in model.slos:
-        out += [*explain_slo(slo), ""]
+        head, *rest = explain_slo(slo)
+        out += [head, *_scope(model, slo), *rest, ""]
     if not model.slos:
         out.append("no SLOs")
     return "\n".join(out).rstrip() + "\n"
+
+
+def explain_topology(model: Model) -> list[str]:
+    """What runs where, and why (docs/topology.md); nothing in single mode."""
+    t = model.topology
+    if not t.split:
+        return []
+    local = [a.name for a in model.alerts if a.scope == "cluster"]
+    central = [a.name for a in model.alerts if a.scope == "global"]
+    base = [f"{naming.error_events(s.base)}, {naming.total_events(s.base)}" for s in model.slos]
+    return [
+        f"Split over the {t.cluster_label!r} external label: clusters {', '.join(t.clusters)}; "
+        f"global evaluator {t.evaluator}.",
+        f"  every cluster's Prometheus ({naming.cluster_rules_file(model.name)}): each SLO's base "
+        f"recordings ({base[0] if base else 'none'}) and {naming.ABSENT_ALERT}"
+        + (f", threshold alerts {', '.join(local)}" if local else "")
+        + ": they read raw series only the cluster has, and must work with the global layer down.",
+        f"  the global evaluator ({_global_file(model)}): the base recordings "
+        f"summed across clusters, every window, the period, budget and burn alerts, "
+        f"{naming.CLUSTER_MISSING_ALERT} (severity {t.missing_severity}, for "
+        f"{format_seconds(rules.ABSENT_FOR)})"
+        + (f", threshold alerts {', '.join(central)}" if central else "")
+        + ".",
+        "  It reads only the base recordings (2 series per SLO and group per cluster cross the "
+        "wire); they arrive a scrape interval plus the send delay late, which every detection "
+        "time below adds, and every window sums 5m recordings (no raw series there).",
+        "",
+    ]
+
+
+def _scope(model: Model, slo: SLO) -> list[str]:
+    t = model.topology
+    if slo.scope == "cluster":
+        return [f"  scope cluster: one SLO series per {t.cluster_label!r}, alerting per cluster"]
+    if not t.split:
+        return []
+    waits = (
+        f"one of the {len(t.clusters)} listed clusters"
+        if slo.clusters == t.clusters
+        else f"{', '.join(slo.clusters)} (where it is measured)"
+    )
+    return [
+        f"  scope global: summed across clusters, and absent (never partial) while "
+        f"{waits} is missing ({naming.CLUSTER_MISSING_ALERT} fires)"
+    ]
+
+
+def _global_file(model: Model) -> str:
+    t = model.topology
+    if t.evaluator == "mimir":
+        return f"{naming.global_mimir_file(model.name)}, Mimir namespace {t.mimir_namespace}"
+    return naming.global_rules_file(model.name)

@@ -70,8 +70,9 @@ class Panel:
     decimals: int | None = None
     # Draw threshold steps as lines on a time series (burn-rate tiers, objectives).
     threshold_lines: bool = False
-    # Table: sort by this column title, ascending.
+    # Table: sort by this column title, ascending unless sort_desc.
     sort_by: str = ""
+    sort_desc: bool = False
 
 
 @dataclass(frozen=True)
@@ -369,7 +370,7 @@ def _options(p: Panel) -> JSON:
     return {
         "cellHeight": "sm",
         "showHeader": True,
-        "sortBy": [{"desc": False, "displayName": p.sort_by}] if p.sort_by else [],
+        "sortBy": [{"desc": p.sort_desc, "displayName": p.sort_by}] if p.sort_by else [],
     }
 
 

@@ -1,4 +1,5 @@
-"""Pure renderers for what Kubernetes, Grafana provisioning and Alertmanager read.
+"""Pure renderers for what Kubernetes, Grafana provisioning, Alertmanager and, in split
+mode, the global layer (Mimir ruler, the clusters' remote_write) read.
 
 Inputs are the rule groups (exactly as the rules file holds them) and the rendered
 dashboards; outputs are plain objects plus `to_yaml()`. Nothing here touches files.
@@ -245,6 +246,40 @@ def alertmanager_example(page_severity: str = "critical", ticket_severity: str =
             },
         ],
     }
+
+
+# Split mode: which Prometheus a PrometheusRule is for. The global objects carry no
+# outputs.rule_labels (a cluster's kube-prometheus-stack would select them by release);
+# the ThanosRuler's or central Prometheus' ruleSelector matches this label instead.
+LAYER_LABEL = "idp-slo/layer"
+# What crosses the wire from each cluster: the base recordings, nothing raw.
+SHIPPED_SERIES = "slo:sli_(error|total)_events:.*"
+# Where each evaluator accepts remote_write (in-cluster Service names to adapt).
+REMOTE_WRITE_URLS: Mapping[str, str] = {
+    "prometheus": "http://prometheus-global.{ns}.svc:9090/api/v1/write",
+    "thanos": "http://thanos-receive.{ns}.svc:19291/api/v1/receive",
+    "mimir": "http://mimir-distributor.{ns}.svc:8080/api/v1/push",
+}
+MIMIR_TENANT_HEADER = "X-Scope-OrgID"
+
+
+def remote_write_example(
+    cluster_label: str, cluster: str, evaluator: str, tenant: str, opts: DeployOptions
+) -> JSON:
+    """A cluster Prometheus' prometheus.yml fragment: its external label, and remote_write
+    of the base recordings only."""
+    target: JSON = {"url": REMOTE_WRITE_URLS[evaluator].format(ns=opts.namespace)}
+    if evaluator == "mimir":
+        target["headers"] = {MIMIR_TENANT_HEADER: tenant}
+    target["write_relabel_configs"] = [
+        {"source_labels": ["__name__"], "regex": SHIPPED_SERIES, "action": "keep"}
+    ]
+    return {"global": {"external_labels": {cluster_label: cluster}}, "remote_write": [target]}
+
+
+def mimir_namespace(namespace: str, groups: yamlout.Rendered) -> JSON:
+    """The file `mimirtool rules load` takes: one namespace and its groups."""
+    return {"namespace": namespace, "groups": groups}
 
 
 def kustomization(resources: Sequence[str], namespace: str) -> JSON:

@@ -266,6 +266,7 @@ def lint_dashboard(dash: JSON, metrics: Metrics) -> list[Finding]:
     for p in panels:
         if p.get("type") != "row":
             out += _lint_panel(where, p, defined, metrics)
+            out += _lint_variable_use(_at(where, p), p, variables)
     return out
 
 
@@ -443,6 +444,88 @@ def _lint_expr(
     if node is not None:
         out += [Finding(where, "metric-exists", p) for p in _metric_problems(node, metrics)]
     return out
+
+
+# ----------------------------------------------------------------------------- label variables
+
+# The label every multi-cluster dashboard filters by (kube-prometheus' `cluster` variable).
+CLUSTER_LABEL = "cluster"
+
+
+@dataclass(frozen=True)
+class _LabelVariable:
+    name: str
+    label: str
+    regex: bool  # multi-select or All: Grafana substitutes a regex
+
+
+def _label_variables(variables: Sequence[JSON]) -> list[_LabelVariable]:
+    out = []
+    for v in variables:
+        query = v.get("query")
+        text = str(query.get("query", "") if isinstance(query, dict) else query)
+        m = _LABEL_VALUES_RE.match(text)
+        if v.get("type") == "query" and m:
+            regex = bool(v.get("multi") or v.get("includeAll"))
+            out.append(_LabelVariable(str(v.get("name")), m.group("label"), regex))
+    return out
+
+
+def _lint_variable_use(pwhere: Where, p: JSON, variables: Sequence[JSON]) -> list[Finding]:
+    """Label variables must be matched as regexes, and must filter every series of the
+    exporter's catalog that carries their label (else the panel ignores the choice); a
+    dashboard reading cluster-labelled catalog series needs a `cluster` variable."""
+    label_vars = _label_variables(variables)
+    names = [str(v.get("name")) for v in variables]
+    out: list[Finding] = []
+    for i, t in enumerate(p.get("targets", [])):
+        text, _ = expand_variables(str(t.get("expr", "")), names)
+        try:
+            node = pp.parse(text)
+        except ValueError:
+            continue  # reported by target-promql-rule
+        out += [
+            Finding(replace(pwhere, target=i), rule, message)
+            for rule, message in _variable_problems(selectors(node), label_vars)
+        ]
+    return out
+
+
+def _variable_problems(
+    sels: Sequence[Any], label_vars: Sequence[_LabelVariable]
+) -> Iterator[tuple[str, str]]:
+    for sel in sels:
+        family = catalog.family_of(str(sel.name)) if sel.name else None
+        matched = {m.name for m in sel.matchers.matchers}
+        for v in label_vars:
+            stand_in = variable_stand_in(v.name)
+            for m in sel.matchers.matchers:
+                if (
+                    v.regex
+                    and stand_in in m.value
+                    and m.op in (pp.MatchOp.Equal, pp.MatchOp.NotEqual)
+                ):
+                    yield (
+                        "target-variable-regex-rule",
+                        f"${v.name} may hold several values or All (a regex): "
+                        f'match it with {m.name}=~"${v.name}"',
+                    )
+            if family and v.label in family.labels and v.label not in matched:
+                yield (
+                    "target-variable-filter-rule",
+                    f"{sel.name} has a {v.label!r} label but is not filtered by "
+                    f'{v.label}=~"${v.name}": the panel ignores the variable',
+                )
+        if (
+            family
+            and CLUSTER_LABEL in family.labels
+            and all(v.label != CLUSTER_LABEL for v in label_vars)
+        ):
+            yield (
+                "template-cluster-variable-rule",
+                f"{sel.name} has a {CLUSTER_LABEL!r} label: give the dashboard "
+                f"`variables: [{CLUSTER_LABEL}]` and filter by it",
+            )
 
 
 # ----------------------------------------------------------------------------- rules and bundle

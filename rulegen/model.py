@@ -7,17 +7,19 @@ checks its own part (rulegen/sli/: histogram buckets, catalog metric types, grou
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from common import durations
 from common.issues import Issue, json_path
 from common.issues import JsonPath as Path_
 from common.yamlsafe import Document
-from rulegen import k8s, naming, sli, spec
+from rulegen import k8s, naming, sli, spec, topology
 from rulegen import slo_dashboards as sd
 from rulegen.errors import SpecError
 from rulegen.sli.base import SLI
+from rulegen.sli.raw import Raw
+from rulegen.topology import Scope, Topology
 from rulegen.windows import (
     DEFAULT_TIERS,
     MAX_PERIOD,
@@ -62,6 +64,9 @@ class SLO:
     alert_labels: Labels
     tiers: tuple[Tier, ...]  # enabled tiers only
     base: int  # base window (seconds)
+    scope: Scope = "global"  # cluster: one SLO series per cluster (topology.md)
+    # Split mode: the clusters whose base recordings its global sums wait for.
+    clusters: tuple[str, ...] = ()
 
     @property
     def target(self) -> Decimal:
@@ -93,6 +98,8 @@ class ThresholdAlert:
     description: str | None
     runbook_url: str | None
     annotations: Labels = ()
+    # Split mode: cluster alerts run in every cluster's Prometheus, global ones centrally.
+    scope: Scope = "cluster"
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,7 @@ class Model:
     # None: the spec declares no external metrics, so only idp_/slo: names are checked.
     external_metrics: tuple[str, ...] | None = None
     outputs: spec.Outputs = field(default_factory=spec.Outputs)
+    topology: Topology = field(default_factory=Topology)
     # Where the spec came from, so renderers' findings can be reported as FILE:LINE:COL.
     file: str = ""
     doc: Document | None = field(default=None, compare=False, repr=False)
@@ -357,8 +365,21 @@ def build(file: spec.SpecFile, doc: Document, name: str) -> Model:
     scrape = _seconds(file.defaults.scrape_interval)
     if scrape > 600:
         issues.add(("defaults", "scrape_interval"), "must be at most 10m")
-    slos = _slos(file, scrape, issues)
-    alerts = _threshold_alerts(file, {s.alert_name for s in slos}, issues)
+    where = topology.build(
+        file,
+        issues.add,
+        _runbook_url(
+            None,
+            file.defaults.runbook_url,
+            naming.CLUSTER_MISSING_RUNBOOK,
+            ("defaults", "runbook_url"),
+            issues,
+        )
+        if file.topology.mode == "split"
+        else None,
+    )
+    slos = _slos(file, scrape, where, issues)
+    alerts = _threshold_alerts(file, {s.alert_name for s in slos}, where, issues)
     _check_uids(file, issues)
     if issues.items:
         raise SpecError(name, issues.items)
@@ -374,13 +395,14 @@ def build(file: spec.SpecFile, doc: Document, name: str) -> Model:
         if external is None
         else tuple(sorted({m for names in external.values() for m in names})),
         outputs=file.outputs,
+        topology=where,
         file=name,
         doc=doc,
         warnings=tuple(sorted(issues.warnings)),
     )
 
 
-def _slos(file: spec.SpecFile, scrape: int, issues: _Issues) -> list[SLO]:
+def _slos(file: spec.SpecFile, scrape: int, where: Topology, issues: _Issues) -> list[SLO]:
     """Every SLO with a valid period; names must be unique."""
     default_period = _seconds(file.defaults.window)
     slos: list[SLO] = []
@@ -401,11 +423,12 @@ def _slos(file: spec.SpecFile, scrape: int, issues: _Issues) -> list[SLO]:
             continue
         objective = Decimal(repr(s.objective))
         c = _SLOContext(s, file.defaults, path, period, scrape, objective)
-        slos.append(_slo(c, file, issues))
+        topology.check_slo(s, path, where, issues.add)
+        slos.append(_slo(c, file, where, issues))
     return slos
 
 
-def _slo(c: _SLOContext, file: spec.SpecFile, issues: _Issues) -> SLO:
+def _slo(c: _SLOContext, file: spec.SpecFile, where: Topology, issues: _Issues) -> SLO:
     s, d = c.slo, c.defaults
     runbook = s.alerting.runbook or s.name
     _class_settings(s.alerting, (*c.path, "alerting"), issues)
@@ -418,13 +441,7 @@ def _slo(c: _SLOContext, file: spec.SpecFile, issues: _Issues) -> SLO:
         description=s.description.strip(),
         objective=c.objective,
         period=c.period,
-        sli=sli.build(
-            s.sli,
-            file.metadata.labels,
-            (*c.path, "sli"),
-            issues.add,
-            tuple(d.replica_labels),
-        ),
+        sli=_sli(s, file, c.path, where, issues),
         alert_name=s.alerting.name,
         runbook_url=_runbook_url(
             s.alerting.runbook_url,
@@ -438,14 +455,32 @@ def _slo(c: _SLOContext, file: spec.SpecFile, issues: _Issues) -> SLO:
         ),
         tiers=_tiers(c, issues),
         base=base_window(c.scrape),
+        scope=s.scope,
+        clusters=topology.slo_clusters(s, where),
     )
 
 
+def _sli(s: spec.SLO, file: spec.SpecFile, path: Path_, where: Topology, issues: _Issues) -> SLI:
+    built = sli.build(
+        topology.cluster_sli(s, where),
+        file.metadata.labels,
+        (*path, "sli"),
+        issues.add,
+        tuple(file.defaults.replica_labels),
+    )
+    if isinstance(built, Raw) and s.scope == "cluster" and not where.split:
+        # A raw SLI has no group_by of its own: its sums keep the cluster label instead.
+        return replace(built, group_by=(where.cluster_label,))
+    return built
+
+
 def _threshold_alerts(
-    file: spec.SpecFile, burn_names: set[str], issues: _Issues
+    file: spec.SpecFile, burn_names: set[str], where: Topology, issues: _Issues
 ) -> list[ThresholdAlert]:
     """The spec's own alerts; their names must not repeat or shadow a generated alert."""
     taken = burn_names | {naming.ABSENT_ALERT}
+    if where.split:
+        taken.add(naming.CLUSTER_MISSING_ALERT)
     runbook_template = file.defaults.runbook_url
     alerts: list[ThresholdAlert] = []
     seen: dict[str, int] = {}
@@ -459,6 +494,8 @@ def _threshold_alerts(
             issues.add((*path, "name"), f"{a.name!r} is the name of a generated SLO alert")
         seen.setdefault(a.name, i)
         _camel_case(a.name, (*path, "name"), issues)
+        if a.scope == "global" and where.split:
+            topology.check_global_alert(a, path, issues.add)
         alerts.append(
             ThresholdAlert(
                 name=a.name,
@@ -476,6 +513,7 @@ def _threshold_alerts(
                 annotations=_annotations(
                     a.annotations, (*path, "annotations"), issues, literal=False
                 ),
+                scope=a.scope or "cluster",
             )
         )
     return alerts

@@ -21,7 +21,7 @@ from decimal import Decimal
 
 from common.durations import format_seconds
 from rulegen import naming, promql, windows
-from rulegen.model import SLO, Labels, Model, Tier
+from rulegen.model import SLO, Labels, Model, ThresholdAlert, Tier
 from rulegen.promql import number
 from rulegen.windows import BUCKET, HOURLY, SLOW_INTERVAL
 
@@ -68,13 +68,32 @@ class Group:
     name: str
     interval: int | None
     rules: tuple[Rule, ...]
+    # Thanos Ruler only: `abort` fails an evaluation rather than alert on a partial sum.
+    partial_response_strategy: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {"name": self.name}
         if self.interval:
             out["interval"] = format_seconds(self.interval)
+        if self.partial_response_strategy:
+            out["partial_response_strategy"] = self.partial_response_strategy
         out["rules"] = [r.as_dict() for r in self.rules]
         return out
+
+
+@dataclass(frozen=True)
+class Base:
+    """The base-window recordings an SLO's windows are built from. `raw`: the exact
+    windows may read the raw series (not in the global layer, which has none: there they
+    sum the base samples every evaluation)."""
+
+    errors: str
+    total: str
+    raw: bool = True
+
+
+def single_base(slo: SLO) -> Base:
+    return Base(naming.error_events(slo.base), naming.total_events(slo.base))
 
 
 def percent(value: Decimal) -> str:
@@ -102,21 +121,6 @@ def _select(name: str, model: Model, slo: SLO) -> str:
     return f"{name}{{{identity_matchers(model, slo)}}}"
 
 
-@dataclass(frozen=True)
-class Bases:
-    """The two base recordings a rules file builds every window from. `raw`: whether the
-    exact windows may read the SLI's own series (a global file reads recordings only;
-    its exact windows then sum the base samples every evaluation)."""
-
-    errors: str
-    total: str
-    raw: bool = True
-
-
-def single_bases(slo: SLO) -> Bases:
-    return Bases(naming.error_events(slo.base), naming.total_events(slo.base))
-
-
 def _page_windows(slo: SLO) -> frozenset[int]:
     return frozenset(w for t in slo.tiers if t.alert == "page" for w in (t.long, t.short))
 
@@ -141,10 +145,10 @@ def _sum_ratio(errors: str, total: str, range_: str) -> str:
     return f"sum_over_time({errors}[{range_}]) / (sum_over_time({total}[{range_}]) > 0)"
 
 
-def _ratio_expr(model: Model, slo: SLO, window: int, bases: Bases | None = None) -> str:
+def _ratio_expr(model: Model, slo: SLO, window: int, base: Base) -> str:
     """The error ratio over `window`, from the SLI's raw series or from `bases` (see
     window_source); all window arithmetic lives here and in rulegen/windows.py."""
-    b = bases or single_bases(slo)
+    b = base
     src = window_source(slo, window)
     if src == "base":
         return f"{_select(b.errors, model, slo)} / ({_select(b.total, model, slo)} > 0)"
@@ -160,7 +164,7 @@ def _ratio_expr(model: Model, slo: SLO, window: int, bases: Bases | None = None)
 
 
 def chain_recordings(
-    model: Model, slo: SLO, bases: Bases, labels: Labels
+    model: Model, slo: SLO, base: Base, labels: Labels
 ) -> tuple[tuple[Rule, ...], tuple[Rule, ...]]:
     """The base recordings summed per 5m bucket, and those buckets summed per hour."""
 
@@ -171,7 +175,7 @@ def chain_recordings(
             labels,
         )
 
-    records = (bases.errors, bases.total)
+    records = (base.errors, base.total)
     buckets = tuple(sums(r, r, BUCKET) for r in records)
     hourly = tuple(sums(r, naming.event_sums(r, BUCKET), HOURLY) for r in records)
     return buckets, hourly
@@ -199,7 +203,7 @@ def burn_alert(model: Model, slo: SLO, tier: Tier) -> Alerting:
         expr=expr,
         for_=tier.for_,
         labels=_dedupe(labels),
-        annotations=_annotations(
+        annotations=alert_annotations(
             f"SLO {slo.name} is burning its error budget {number(tier.factor)}x too fast.",
             description,
             slo.runbook_url,
@@ -237,7 +241,7 @@ def absent_alert(model: Model, slo: SLO) -> Alerting:
         expr=expr,
         for_=ABSENT_FOR,
         labels=_dedupe((*common_labels(model, slo), (naming.LABEL_SEVERITY, ABSENT_SEVERITY))),
-        annotations=_annotations(
+        annotations=alert_annotations(
             f"SLO {slo.name} has no data.",
             promql.template_literal(absent_description(slo)),
             slo.runbook_url,
@@ -245,7 +249,7 @@ def absent_alert(model: Model, slo: SLO) -> Alerting:
     )
 
 
-def _annotations(
+def alert_annotations(
     summary: str, description: str | None, runbook_url: str | None, extra: Labels = ()
 ) -> Labels:
     """The generated annotations, then the spec's own (the schema keeps their names apart)."""
@@ -265,40 +269,53 @@ def _dedupe(labels: Labels) -> Labels:
     return tuple(merged.items())
 
 
-def base_recordings(slo: SLO, labels: Labels) -> tuple[Rule, ...]:
-    base = slo.base
-    return (
+def base_recordings(model: Model, slo: SLO) -> list[Rule]:
+    """The SLO's base-window event rates, read from raw series (filtered to be finite)."""
+    labels, base = common_labels(model, slo), slo.base
+    return [
         Recording(naming.error_events(base), slo.sli.error_events(base) + FINITE, labels),
         Recording(naming.total_events(base), slo.sli.total_events(base) + FINITE, labels),
-    )
+    ]
 
 
 def slo_groups(model: Model, slo: SLO) -> tuple[Group, ...]:
-    labels = common_labels(model, slo)
-    return window_groups(model, slo, single_bases(slo), base_recordings(slo, labels))
+    return window_groups(
+        model,
+        slo,
+        single_base(slo),
+        base_recordings(model, slo),
+        [absent_alert(model, slo)],
+        grouped=bool(slo.sli.group_by),
+    )
 
 
 def window_groups(
-    model: Model, slo: SLO, bases: Bases, head: tuple[Rule, ...]
+    model: Model,
+    slo: SLO,
+    base: Base,
+    first: list[Rule],
+    last: list[Rule],
+    *,
+    grouped: bool,
 ) -> tuple[Group, ...]:
-    """The group layout: `head` (the rules recording `bases`), the page windows and page
-    alerts every evaluation; the bucket and hourly sums; then every other window, the
-    ticket and absent alerts (after the windows they read) and the budget series. The
-    file order is the evaluation order promtool keeps within a step."""
+    """The group layout every rules file shares, built from `base`: `first` (the rules
+    recording it), the page windows and page alerts every evaluation; the 5m bucket and
+    hourly sums; then every other window, the ticket alerts, `last` (alerts fine at 2m,
+    e.g. the absent alert: a warning after 10m) and the budget series. The file order is
+    the evaluation order promtool keeps within a step. `grouped`: the SLO has series per
+    group (group_by, or per cluster)."""
     labels = common_labels(model, slo)
-    fast: list[Rule] = list(head)
+    fast: list[Rule] = list(first)
     slow: list[Rule] = []
     for window in slo.windows():
-        rule = Recording(
-            naming.sli_error_ratio(window), _ratio_expr(model, slo, window, bases), labels
-        )
+        expr = _ratio_expr(model, slo, window, base)
+        rule = Recording(naming.sli_error_ratio(window), expr, labels)
         (fast if every_evaluation(slo, window) else slow).append(rule)
     fast += [burn_alert(model, slo, t) for t in slo.tiers if _fast_tier(t)]
     slow += [burn_alert(model, slo, t) for t in slo.tiers if not _fast_tier(t)]
-    # Absent data is a warning after 10m; 2m later changes nothing.
-    slow.append(absent_alert(model, slo))
-    buckets, hourly = chain_recordings(model, slo, bases, labels)
-    slow += budget_recordings(model, slo, labels)
+    slow += last
+    buckets, hourly = chain_recordings(model, slo, base, labels)
+    slow += budget_recordings(model, slo, labels, grouped)
     return (
         Group(naming.fast_group(slo.name), None, tuple(fast)),
         Group(naming.bucket_group(slo.name), BUCKET, buckets),
@@ -307,15 +324,16 @@ def window_groups(
     )
 
 
-def budget_recordings(model: Model, slo: SLO, labels: Labels) -> list[Rule]:
+def budget_recordings(model: Model, slo: SLO, labels: Labels, grouped: bool) -> list[Rule]:
     period = _select(naming.sli_error_ratio(slo.period), model, slo)
-    # With group_by, one objective series per group: derived from the period ratio so it
+    # With groups, one objective series per group: derived from the period ratio so it
     # carries the group labels that dashboards join on.
     target, budget = number(slo.target), number(slo.budget)
-    grouped = bool(slo.sli.group_by)
     return [
         Recording(
-            naming.OBJECTIVE, f"0 * {period} + {target}" if grouped else f"vector({target})", labels
+            naming.OBJECTIVE,
+            f"0 * {period} + {target}" if grouped else f"vector({target})",
+            labels,
         ),
         Recording(
             naming.ERROR_BUDGET,
@@ -326,20 +344,25 @@ def budget_recordings(model: Model, slo: SLO, labels: Labels) -> list[Rule]:
     ]
 
 
-def threshold_groups(model: Model) -> tuple[Group, ...]:
+def threshold_groups(
+    model: Model, alerts: tuple[ThresholdAlert, ...] | None = None, suffix: str = ""
+) -> tuple[Group, ...]:
+    """The spec's threshold alerts (`alerts`, default all), at most 20 per group, in groups
+    named `alerts:<spec><suffix>`, then `...:2`."""
     rules = [
         Alerting(
             alert=a.name,
             expr=a.expr,
             for_=a.for_,
             labels=_dedupe(((naming.LABEL_SEVERITY, a.severity), *model.labels, *a.labels)),
-            annotations=_annotations(a.summary, a.description, a.runbook_url, a.annotations),
+            annotations=alert_annotations(a.summary, a.description, a.runbook_url, a.annotations),
         )
-        for a in model.alerts
+        for a in (model.alerts if alerts is None else alerts)
     ]
     chunks = [rules[i : i + MAX_RULES_PER_GROUP] for i in range(0, len(rules), MAX_RULES_PER_GROUP)]
     return tuple(
-        Group(naming.threshold_group(model.name, i), None, tuple(c)) for i, c in enumerate(chunks)
+        Group(naming.threshold_group(model.name + suffix, i), None, tuple(c))
+        for i, c in enumerate(chunks)
     )
 
 

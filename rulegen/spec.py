@@ -75,7 +75,7 @@ def _alert_name(value: str) -> str:
     return value
 
 
-def _severity(value: str) -> str:
+def _label_value(value: str) -> str:
     # Alertmanager routes on any value; it must only be a usable label value.
     if not value.strip():
         raise ValueError("must not be empty")
@@ -236,7 +236,7 @@ Template = Annotated[str, AfterValidator(_template)]
 SelectorText = Annotated[str, AfterValidator(_selector)]
 RawPromQL = Annotated[str, AfterValidator(_raw)]
 RawTotal = Annotated[str, AfterValidator(_raw_total)]
-Severity = Annotated[str, AfterValidator(_severity)]
+Severity = Annotated[str, AfterValidator(_label_value)]
 
 
 class _Spec(BaseModel):
@@ -365,12 +365,20 @@ class SLOAlerting(_Spec):
     tiers: dict[Name, Tier] = {}
 
 
+ClusterName = Annotated[str, AfterValidator(_label_value)]
+
+
 class SLO(_Spec):
     name: Name
     service: Annotated[Text, AfterValidator(_no_template)] | None = None
     description: str = ""
     objective: float = Field(gt=0, lt=100)
     window: Duration | None = None
+    # global: one SLI summed across clusters; cluster: one SLO series per cluster (topology.md).
+    scope: Literal["global", "cluster"] = "global"
+    # Split mode, scope global: the listed clusters that measure this SLO (default: all
+    # of topology.clusters); its sums wait for these only.
+    clusters: list[ClusterName] | None = Field(default=None, min_length=1)
     sli: SLI
     alerting: SLOAlerting = SLOAlerting()
 
@@ -386,6 +394,9 @@ class Alert(_Spec):
     description: Annotated[Text, AfterValidator(_template)] | None = None
     runbook: Runbook | None = None
     runbook_url: URL | None = None  # wins over defaults.runbook_url + runbook
+    # Split mode only: cluster (the default) runs in every cluster's Prometheus; global in
+    # the global evaluator. None keeps "not given" apart from the default, for single mode.
+    scope: Literal["cluster", "global"] | None = None
 
 
 class Query(_Spec):
@@ -432,11 +443,28 @@ class Outputs(_Spec):
     schema_version: int = Field(default=39, ge=36, le=42)
 
 
+class GlobalLayer(_Spec):
+    """Split mode: what evaluates the global rules, and in which dialect."""
+
+    evaluator: Literal["prometheus", "thanos", "mimir"] = "prometheus"
+    mimir_namespace: Name | None = None  # mimir only; default metadata.name
+
+
+class Topology(_Spec):
+    """Where the rules run: one Prometheus (single) or per cluster plus a global layer."""
+
+    mode: Literal["single", "split"] = "single"
+    cluster_label: LabelName = "cluster"  # the external label each cluster's Prometheus sets
+    clusters: list[ClusterName] | None = Field(default=None, min_length=1)
+    global_: GlobalLayer | None = Field(default=None, alias="global")
+
+
 class SpecFile(_Spec):
     api_version: Literal["idp-slo/v1"] = Field(alias="apiVersion")
     kind: Literal["SLOSpec"]
     metadata: Metadata
     defaults: Defaults = Defaults()
+    topology: Topology = Topology()
     slos: list[SLO] = []
     alerts: list[Alert] = []
     dashboards: list[Dashboard] = []

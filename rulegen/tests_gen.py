@@ -1,4 +1,9 @@
-"""Pure: model -> promtool unit tests that prove the generated rules (alerts/tests/<spec>.test.yml).
+"""Pure: model -> promtool unit tests that prove the generated rules, in two files.
+
+promtool evaluates every rule of a file at every step of every test, so steps are the
+cost. alerts/tests/<spec>.test.yml holds the timed tests (the outage, the absent alert:
+how soon an alert fires) at the scrape-based step; <spec>.settled.test.yml holds the
+tests that assert a state at one time (tiers, zero traffic, the period) at SETTLED_STEP.
 
 Per SLO:
 - each tier fires with a constant error ratio just above its threshold and stays silent
@@ -45,6 +50,12 @@ def evaluation_interval(scrape_interval: int) -> int:
     """
     step = min(max(MIN_EVAL, scrape_interval), windows.SLOW_INTERVAL)
     return max(d for d in range(MIN_EVAL, step + 1) if windows.BUCKET % d == 0)
+
+
+# The settled tests' step: the longest evaluation_interval() gives. They assert a state at
+# one time (alerts, ratios, NaN) from inputs that do not depend on the step, so finer steps
+# only repeat the evaluation; the timed tests (how soon an alert fires) keep the fine step.
+SETTLED_STEP = evaluation_interval(windows.SLOW_INTERVAL)
 
 
 TOLERANCE = "1e-6"  # relative, for ratios computed from rates (float noise only)
@@ -216,11 +227,11 @@ def _absent_labels(presence: str) -> dict[str, str]:
 
 
 class _SLOTests:
-    def __init__(self, model: Model, slo: SLO, shares_metrics: bool, tier_at: int = 0) -> None:
+    def __init__(self, model: Model, slo: SLO, shares_metrics: bool, step: int) -> None:
         self.model, self.slo = model, slo
-        self.tier_at = tier_at
+        self.tier_at = 0
         self.scrape = model.scrape_interval
-        self.eval = evaluation_interval(self.scrape)
+        self.eval = step  # the test file's evaluation_interval
         self.feed = slo.sli.feed()
         self.group = self.feed.group if self.feed else {}
         self.check_annotations = not shares_metrics
@@ -229,6 +240,47 @@ class _SLOTests:
         self.series_braces = braces(self.series_labels)
         self.slo_matcher = braces(self.identity)
         self.thresholds = {t.name: slo.burn(t).threshold for t in slo.tiers}
+        self.day_sample = DAY_SAMPLE  # the period test's input spacing
+
+    # -- the input strategy: where the base recordings come from and what they make ----
+    # Single mode feeds one set of base recordings (or raw series, where the SLI can
+    # synthesise them); the global file (tests_split) feeds one set per cluster.
+
+    def _input_labels(self) -> list[dict[str, str]]:
+        """The labels of each set of base recordings the tests feed."""
+        return [self.series_labels]
+
+    def _output_of(self, labels: dict[str, str]) -> str:
+        """The labels (in braces) of the windows and the period that inputs `labels` make."""
+        return braces(labels)
+
+    def _outputs(self) -> list[str]:
+        return list(dict.fromkeys(self._output_of(labels) for labels in self._input_labels()))
+
+    def _day(
+        self, errors: tuple[float, ...], totals: tuple[int, ...]
+    ) -> list[tuple[dict[str, str], tuple[float, ...], tuple[int, ...]]]:
+        """Each input's day: (labels, errors per sample, totals per sample)."""
+        return [(labels, errors, totals) for labels in self._input_labels()]
+
+    def _chained(self, tier: Tier) -> bool:
+        """Whether the tier's long window sums recordings (not raw series)."""
+        return rules.window_source(self.slo, tier.long) not in ("base", "raw")
+
+    def _outage_inputs(self, warm: int, check: int) -> tuple[InputSeries, ...] | None:
+        """Good traffic until `warm`, then every event failing until `check`; None when
+        the SLI cannot synthesise its inputs (raw PromQL)."""
+        if self.feed is None:
+            return None
+        segments: list[Segment] = [
+            (self._samples(warm), Decimal(0)),
+            ((check - warm) // self.scrape, Decimal(1)),
+        ]
+        return tuple(self.feed.series(segments))
+
+    def _zero_traffic_checks(self, at: int, ratio: Decimal) -> tuple[Check, ...]:
+        """Checks a strategy adds to the zero-traffic test."""
+        return ()
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -273,11 +325,14 @@ class _SLOTests:
             for w in self.slo.alert_windows()
         )
 
-    def _recorded_events(self, errors: str, totals: str) -> tuple[InputSeries, ...]:
+    def _recorded_events(
+        self, errors: str, totals: str, labels: dict[str, str] | None = None
+    ) -> tuple[InputSeries, ...]:
         """The base-window event recordings, as the longer windows and the period sum them."""
+        at = self.series_braces if labels is None else braces(labels)
         return (
-            self._recorded(naming.error_events(self.slo.base), errors),
-            self._recorded(naming.total_events(self.slo.base), totals),
+            InputSeries(naming.error_events(self.slo.base) + at, errors),
+            InputSeries(naming.total_events(self.slo.base) + at, totals),
         )
 
     def _recorded(self, record: str, values: str) -> InputSeries:
@@ -294,9 +349,12 @@ class _SLOTests:
         inputs: tuple[InputSeries, ...],
         checks: tuple[Check, ...],
     ) -> PromtoolTest:
-        # The SLO's own token keeps two of its tests apart even where it reads no metric.
-        touched = self.slo.sli.metrics() | {f"slo {self.slo.name}"}
-        return PromtoolTest(comment, interval, inputs, checks, frozenset(touched))
+        return PromtoolTest(comment, interval, inputs, checks, self._touched())
+
+    def _touched(self) -> frozenset[str]:
+        """What the inputs reach: the SLO's own token keeps two of its tests apart even
+        where it reads no metric."""
+        return self.slo.sli.metrics() | {f"slo {self.slo.name}"}
 
     def settled_at(self) -> int:
         """When a constant error ratio has filled the base window and every `for` is over."""
@@ -349,20 +407,19 @@ class _SLOTests:
 
     def outage_test(self) -> list[PromtoolTest]:
         pages = [t for t in self.slo.tiers if t.alert == "page"]
-        if self.feed is None or not pages:
+        if not pages:
             return []
         tier = min(pages, key=lambda t: self.slo.burn(t).detection_seconds)
-        # A summed window also smooths by the base window and one 5m bucket.
-        chained = rules.window_source(self.slo, tier.long) not in ("base", "raw")
-        smooth = self.slo.base + windows.BUCKET if chained else 0
+        # A summed window smooths by the base window, and by a 5m bucket if it sums those.
+        bucketed = rules.window_source(self.slo, tier.long) not in ("base", "raw")
+        smooth = self.slo.base + windows.BUCKET * bucketed if self._chained(tier) else 0
         warm = _ceil_to(tier.long + smooth, self.scrape)
         detect = float(self.slo.burn(tier).detection_seconds)
         slack = (tier.for_ or 0) + 2 * self.eval + 2 * self.scrape + smooth
         check = warm + _ceil_to(detect + slack, self.eval)
-        segments: list[Segment] = [
-            (self._samples(warm), Decimal(0)),
-            ((check - warm) // self.scrape, Decimal(1)),
-        ]
+        inputs = self._outage_inputs(warm, check)
+        if inputs is None:
+            return []
         comment = (
             f"{self.slo.name}: a full outage fires tier {tier.name} within its detection time "
             f"{detect:.1f}s plus {slack}s of evaluation slack"
@@ -371,7 +428,7 @@ class _SLOTests:
             ExprCheck(self._alerts_query(tier), warm),
             ExprCheck(self._alerts_query(tier), check, self._firing([tier])),
         )
-        return [self._test(comment, self.scrape, tuple(self.feed.series(segments)), checks)]
+        return [self._test(comment, self.scrape, inputs, checks)]
 
     def zero_traffic_test(self) -> list[PromtoolTest]:
         thresholds = list(self.thresholds.values()) or [self.slo.budget]
@@ -380,14 +437,18 @@ class _SLOTests:
         busy = _ceil_to(max(2 * self.slo.base, 600), self.scrape)
         # The shortest alert window wholly quiet, with a base window to spare: where 0/0
         # would be NaN. Longer waits add eval steps, not proof (every window is built alike).
-        quiet = _ceil_to(max(self.slo.base, shortest) + self.slo.base, self.scrape)
-        at = busy + quiet
-        busy_n, quiet_n = self._samples(busy), quiet // self.scrape
+        quiet = max(self.slo.base, shortest) + self.slo.base
+        at = _ceil_to(busy + quiet, self.eval)  # at a step: between two, the last is read
+        busy_n, quiet_n = self._samples(busy), math.ceil((at - busy) / self.scrape)
         if self.feed is not None:
             inputs = tuple(self.feed.series([(busy_n, ratio), (quiet_n, None)]))
         else:
-            inputs = self._recorded_events(
-                f"{num(ratio)}x{busy_n - 1} 0x{quiet_n - 1}", f"1x{busy_n - 1} 0x{quiet_n - 1}"
+            errors = f"{num(ratio)}x{busy_n - 1} 0x{quiet_n - 1}"
+            totals = f"1x{busy_n - 1} 0x{quiet_n - 1}"
+            inputs = tuple(
+                s
+                for labels in self._input_labels()
+                for s in self._recorded_events(errors, totals, labels)
             )
         period = self._ratio(self.slo.period)
         checks = (
@@ -397,8 +458,9 @@ class _SLOTests:
             ExprCheck(
                 f"abs({period} - {num(ratio)}) < bool {num(ratio)} * {TOLERANCE}",
                 at,
-                (Sample(self.series_braces, 1),),
+                tuple(Sample(out, 1) for out in self._outputs()),
             ),
+            *self._zero_traffic_checks(at, ratio),
         )
         comment = (
             f"{self.slo.name}: traffic stops after {format_seconds(busy)} at an error ratio of "
@@ -424,55 +486,70 @@ class _SLOTests:
     def period_test(self) -> list[PromtoolTest]:
         """A day of varying traffic: the period ratio weights every event equally."""
         if self.slo.sli.time_based:
-            errors: tuple[float | int, ...] = DAY_DOWN
+            errors: tuple[float, ...] = DAY_DOWN
             totals: tuple[int, ...] = tuple(1 for _ in DAY_DOWN)
         else:
             errors, totals = DAY_ERRORS, DAY_TOTAL
-        expected = sum(errors) / sum(totals)
+        day = self._day(errors, totals)
+        expected, mean = _day_ratios([(self._output_of(labels), e, t) for labels, e, t in day])
         # At an evaluation step (promtool evaluates at multiples of the file's interval):
         # between two, the period would still be the one recorded before the last sample.
         # The period sums hourly sums of 5m buckets: promtool evaluates those groups at
         # every step, so each base sample counts alike once it has passed through both.
         settle = windows.BUCKET + windows.HOURLY
-        at = _ceil_to(DAY_SAMPLE * (len(totals) - 1) + settle, self.eval)
+        at = _ceil_to(self.day_sample * (len(day[0][2]) - 1) + settle, self.eval)
         budget = float(promql.number(self.slo.budget))
         remaining = naming.ERROR_BUDGET_REMAINING
+        period = naming.sli_error_ratio(self.slo.period)
         checks = (
             ExprCheck(
                 self._ratio(self.slo.period),
                 at,
-                (
-                    Sample(
-                        naming.sli_error_ratio(self.slo.period) + self.series_braces,
-                        expected,
-                    ),
-                ),
+                tuple(Sample(period + out, value) for out, value in expected.items()),
             ),
             ExprCheck(
                 remaining + self.slo_matcher,
                 at,
-                (Sample(remaining + self.series_braces, 1 - expected / budget),),
+                tuple(Sample(remaining + out, 1 - v / budget) for out, v in expected.items()),
             ),
         )
-        inputs = self._recorded_events(
-            " ".join(str(e) for e in errors), " ".join(str(t) for t in totals)
+        inputs = tuple(
+            s
+            for labels, e, t in day
+            for s in self._recorded_events(
+                " ".join(str(x) for x in e), " ".join(str(x) for x in t), labels
+            )
         )
-        mean = sum(e / t for e, t in zip(errors, totals, strict=True) if t) / sum(
-            1 for t in totals if t
-        )
+        first = next(iter(expected))
         comment = (
-            f"{self.slo.name}: the period ratio is total errors / total events ({expected:.6g}) "
-            f"under 100x varying traffic, not the mean of ratios ({mean:.6g})"
+            f"{self.slo.name}: the period ratio is total errors / total events "
+            f"({expected[first]:.6g}) under 100x varying traffic, not the mean of ratios "
+            f"({mean[first]:.6g})"
         )
-        return [self._test(comment, DAY_SAMPLE, inputs, checks)]
+        return [self._test(comment, self.day_sample, inputs, checks)]
 
-    def all(self) -> list[PromtoolTest]:
-        return [
-            *self.tier_tests(),
-            *self.outage_test(),
-            *self.zero_traffic_test(),
-            *self.period_test(),
-        ]
+    def settled(self) -> list[PromtoolTest]:
+        return [*self.tier_tests(), *self.zero_traffic_test(), *self.period_test()]
+
+
+def _day_ratios(
+    day: list[tuple[str, tuple[float, ...], tuple[int, ...]]],
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Per output series (the inputs it sums): total errors / total events, and the
+    mean over time of each sample's ratio (what a period that is not traffic-weighted
+    would show)."""
+    outputs: dict[str, list[tuple[tuple[float, ...], tuple[int, ...]]]] = {}
+    for out, errors, totals in day:
+        outputs.setdefault(out, []).append((errors, totals))
+    expected, mean = {}, {}
+    for out, inputs in outputs.items():
+        summed_errors = [sum(x) for x in zip(*(e for e, _ in inputs), strict=True)]
+        summed_totals = [sum(x) for x in zip(*(t for _, t in inputs), strict=True)]
+        expected[out] = sum(summed_errors) / sum(summed_totals)
+        samples = zip(summed_errors, summed_totals, strict=True)
+        ratios = [e / t for e, t in samples if t]
+        mean[out] = sum(ratios) / len(ratios)
+    return expected, mean
 
 
 def _mergeable(a: PromtoolTest, b: PromtoolTest) -> bool:
@@ -537,26 +614,49 @@ def _absent_test(slos: list[_SLOTests], model: Model) -> PromtoolTest:
     return PromtoolTest(comment, model.scrape_interval, (), checks)
 
 
-def suite(model: Model) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
-    """The header mapping and the commented tests of the promtool test file."""
+def _per_slo(model: Model, step: int) -> list[_SLOTests]:
     metrics = {slo.name: slo.sli.metrics() for slo in model.slos}
     owners: dict[str, int] = {}
     for names in metrics.values():
         for metric in names:
             owners[metric] = owners.get(metric, 0) + 1
-    per_slo = [
-        _SLOTests(model, slo, any(owners[m] > 1 for m in metrics[slo.name])) for slo in model.slos
+    return [
+        _SLOTests(model, slo, any(owners[m] > 1 for m in metrics[slo.name]), step)
+        for slo in model.slos
     ]
+
+
+# The header mapping and the commented tests of a promtool test file.
+TestFile = tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]
+
+
+def _file(model: Model, step: int, tests: list[PromtoolTest]) -> TestFile:
+    head = {
+        "rule_files": [f"../{model.name}.rules.yml"],
+        "evaluation_interval": format_seconds(step),
+    }
+    return head, [(t.comment, t.as_dict()) for t in tests]
+
+
+def suite(model: Model) -> TestFile:
+    """The timed tests (an alert fires within a bound of its cause) at the fine step, for
+    alerts/tests/<spec>.test.yml."""
+    step = evaluation_interval(model.scrape_interval)
+    per_slo = _per_slo(model, step)
+    tests = merge([t for s in per_slo for t in s.outage_test()])
+    if per_slo:
+        tests.append(_absent_test(per_slo, model))
+    return _file(model, step, tests)
+
+
+def settled_suite(model: Model) -> TestFile:
+    """The settled tests (tiers above and below, zero traffic, the period) at SETTLED_STEP,
+    for alerts/tests/<spec>.settled.test.yml."""
+    step = SETTLED_STEP
+    per_slo = _per_slo(model, step)
     tier_at = max((s.settled_at() for s in per_slo), default=0)
     tests: list[PromtoolTest] = []
     for slo_tests in per_slo:
         slo_tests.tier_at = tier_at  # one time for all, so their alert checks can merge
-        tests.extend(slo_tests.all())
-    tests = merge(tests)
-    if model.slos:
-        tests.append(_absent_test([_SLOTests(model, slo, True) for slo in model.slos], model))
-    head = {
-        "rule_files": [f"../{model.name}.rules.yml"],
-        "evaluation_interval": format_seconds(evaluation_interval(model.scrape_interval)),
-    }
-    return head, [(t.comment, t.as_dict()) for t in tests]
+        tests.extend(slo_tests.settled())
+    return _file(model, step, merge(tests))

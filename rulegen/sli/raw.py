@@ -13,21 +13,21 @@ import promql_parser
 
 from common.durations import format_seconds
 from rulegen import promql, spec
-from rulegen.sli.base import Context, Feed
+from rulegen.sli.base import Context, Feed, aggregate
 
 
 @dataclass(frozen=True)
 class Raw:
     errors: str  # PromQL with $window
     total: str
-    group_by: tuple[str, ...] = ()
+    group_by: tuple[str, ...] = ()  # only the cluster label, for scope: cluster in single mode
     time_based: ClassVar[bool] = False
 
     def total_events(self, window: int) -> str:
-        return f"sum({promql.fill_window(self.total, format_seconds(window))})"
+        return aggregate(promql.fill_window(self.total, format_seconds(window)), self.group_by)
 
     def error_events(self, window: int) -> str:
-        errs = f"sum({promql.fill_window(self.errors, format_seconds(window))})"
+        errs = aggregate(promql.fill_window(self.errors, format_seconds(window)), self.group_by)
         return f"({errs} or 0 * {self.total_events(window)})"
 
     def presence(self, base: int) -> tuple[str, ...]:

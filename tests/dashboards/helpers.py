@@ -33,6 +33,16 @@ SLO_DETAIL_PANELS = [
     "Alerts over time",
 ]
 
+# With cluster-labelled base recordings (split mode), the per-cluster panels join them.
+CLUSTER_PANELS = ["Error ratio per cluster", "Burn rate per cluster", "Events per cluster"]
+_BURN_AT = SLO_DETAIL_PANELS.index("Burn rate per alert window") + 1
+SLO_DETAIL_PANELS_BY_CLUSTER = [
+    *SLO_DETAIL_PANELS[:_BURN_AT],
+    *CLUSTER_PANELS,
+    *SLO_DETAIL_PANELS[_BURN_AT:],
+]
+SLO_OVERVIEW_PANELS_BY_CLUSTER = [*SLO_OVERVIEW_PANELS, "SLOs per cluster"]
+
 CLUSTER = g.Variable("cluster", "Cluster", "idp_workflows", "cluster")
 
 

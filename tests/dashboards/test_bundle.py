@@ -15,8 +15,8 @@ from click.testing import CliRunner
 from rulegen import lint, model
 from rulegen.cli import main
 from tests.dashboards.helpers import (
-    SLO_DETAIL_PANELS,
-    SLO_OVERVIEW_PANELS,
+    SLO_DETAIL_PANELS_BY_CLUSTER,
+    SLO_OVERVIEW_PANELS_BY_CLUSTER,
     promtool_check_groups,
     run_tool,
 )
@@ -61,8 +61,9 @@ EXPECTED_PANELS: dict[str, list[str]] = {
         "Disk utilization",
         "Network I/O",
     ],
-    "slo-overview": SLO_OVERVIEW_PANELS,
-    "slo-detail": SLO_DETAIL_PANELS,
+    # The repo's spec is split: the SLO dashboards show per-cluster figures too.
+    "slo-overview": SLO_OVERVIEW_PANELS_BY_CLUSTER,
+    "slo-detail": SLO_DETAIL_PANELS_BY_CLUSTER,
 }
 
 
@@ -74,8 +75,10 @@ def _panels(d: dict[str, Any]) -> list[str]:
     return [p["title"] for p in d["panels"] if p["type"] != "row"]
 
 
-def _groups() -> list[dict[str, Any]]:
-    return yaml.safe_load((REPO / "alerts" / "idp.rules.yml").read_text())["groups"]  # type: ignore[no-any-return]
+def _groups(layer: str) -> list[dict[str, Any]]:
+    """The groups of the repo's `layer` rules file (the spec is split: cluster, global)."""
+    path = REPO / "alerts" / f"idp.{layer}.rules.yml"
+    return yaml.safe_load(path.read_text())["groups"]  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize("uid", sorted(EXPECTED_PANELS))
@@ -106,7 +109,8 @@ def test_every_dashboard_of_the_bundle_lints_clean() -> None:
     assert m.external_metrics is not None, "the repo's spec checks every metric"
     dashboards = [json.loads(p.read_text()) for p in sorted((REPO / "dashboards").glob("*.json"))]
     assert len(dashboards) == 6
-    assert lint.lint_bundle(dashboards, _groups(), m.external_metrics) == []
+    groups = _groups("cluster") + _groups("global")
+    assert lint.lint_bundle(dashboards, groups, m.external_metrics) == []
 
 
 def test_configmaps_are_valid_kubernetes_objects() -> None:
@@ -121,11 +125,20 @@ def test_configmaps_are_valid_kubernetes_objects() -> None:
         assert obj["metadata"]["annotations"]["grafana_folder"] in {"IDP", "SLOs"}
 
 
-def test_prometheus_rule_holds_the_rules_file_and_passes_promtool(tmp_path: Path) -> None:
-    pr = yaml.safe_load((REPO / "deploy" / "generated" / "prometheusrule.yaml").read_text())
+@pytest.mark.parametrize(
+    ("layer", "path"),
+    [("cluster", "prometheusrule-cluster.yaml"), ("global", "global/prometheusrule.yaml")],
+)
+def test_prometheus_rule_holds_the_rules_file_and_passes_promtool(
+    tmp_path: Path, layer: str, path: str
+) -> None:
+    pr = yaml.safe_load((REPO / "deploy" / "generated" / path).read_text())
     assert (pr["apiVersion"], pr["kind"]) == ("monitoring.coreos.com/v1", "PrometheusRule")
-    assert pr["metadata"]["labels"]["release"] == "kube-prometheus-stack"
-    assert pr["spec"]["groups"] == _groups()
+    labels = pr["metadata"]["labels"]
+    assert labels["idp-slo/layer"] == layer
+    # Only the cluster object is picked up by each cluster's kube-prometheus-stack.
+    assert (labels.get("release") == "kube-prometheus-stack") == (layer == "cluster")
+    assert pr["spec"]["groups"] == _groups(layer)
     promtool_check_groups(pr["spec"]["groups"], tmp_path)
 
 
@@ -157,7 +170,7 @@ GOOD_PANEL = """\
             unit: short
             description: Pending workflows.
             queries:
-              - expr: sum(idp_workflows{phase="Pending"})
+              - expr: sum(idp_workflows{phase="Pending",cluster=~"$cluster"})
 """
 HEAD = """\
 apiVersion: idp-slo/v1
@@ -167,6 +180,7 @@ external_metrics: {backstage: [http_requests_total]}
 dashboards:
   - uid: argo
     title: Argo
+    variables: [cluster]
     rows:
       - title: Queue
         panels:
@@ -192,14 +206,26 @@ def test_good_spec_renders(tmp_path: Path) -> None:
         (
             "idp_workflows{",
             "idp_workflow{",
-            "16:23: dashboards[0].rows[0].panels[0].queries[0].expr:",
+            "17:23: dashboards[0].rows[0].panels[0].queries[0].expr:",
         ),
         (
             "idp_workflows{",
             "http_request_total{",
-            "16:23: dashboards[0].rows[0].panels[0].queries[0].expr:",
+            "17:23: dashboards[0].rows[0].panels[0].queries[0].expr:",
         ),
-        ("unit: short", "unit: things", "13:19: dashboards[0].rows[0].panels[0].unit:"),
+        (
+            ',cluster=~"$cluster"',
+            "",
+            "17:23: dashboards[0].rows[0].panels[0].queries[0].expr: dashboard argo, "
+            'panel "Queued", target 0: target-variable-filter-rule:',
+        ),
+        (
+            'cluster=~"$cluster"',
+            'cluster="$cluster"',
+            "17:23: dashboards[0].rows[0].panels[0].queries[0].expr: dashboard argo, "
+            'panel "Queued", target 0: target-variable-regex-rule:',
+        ),
+        ("unit: short", "unit: things", "14:19: dashboards[0].rows[0].panels[0].unit:"),
         ("            description: Pending workflows.\n", "", "dashboards[0].rows[0].panels[0]:"),
         ("uid: argo", "uid: slo-overview", "dashboards[0].uid:"),
         ("uid: argo", "uid: SLO_Overview", "dashboards[0].uid: uid 'SLO_Overview' and the"),
@@ -207,6 +233,8 @@ def test_good_spec_renders(tmp_path: Path) -> None:
     ids=[
         "unknown-idp-metric",
         "undeclared-external",
+        "panel-ignores-the-cluster-variable",
+        "cluster-variable-matched-with-=",
         "bad-unit",
         "no-description",
         "uid-of-a-generated-dashboard",

@@ -9,7 +9,7 @@ import pytest
 
 from rulegen import grafana as g
 from rulegen import lint
-from tests.dashboards.helpers import sample_json
+from tests.dashboards.helpers import CLUSTER, sample_json
 
 METRICS = lint.known_metrics([])
 JSON = dict[str, Any]
@@ -51,6 +51,14 @@ def _set(path: list[Any], value: Any) -> Callable[[JSON], None]:
 
 
 RATE = "Deployment rate"
+
+
+def _cf(expr: str) -> str:
+    """expr with `{}` replaced by the cluster variable's filter (which every series of the
+    catalog that has a cluster label needs on this dashboard)."""
+    return expr.replace("{}", '{cluster=~"$cluster"}')
+
+
 STAT = "Deployments (24h)"
 P_RATE = 'dashboard sample, panel "Deployment rate"'
 T_RATE = P_RATE + ", target 0"
@@ -146,7 +154,10 @@ CASES: list[tuple[str, Callable[[JSON], None], str, str]] = [
     ),
     (
         "undefined variable",
-        _set_expr(RATE, 'sum(rate(idp_deployments_total{slo="$slo"}[$__rate_interval]))'),
+        _set_expr(
+            RATE,
+            'sum(rate(idp_deployments_total{slo="$slo",cluster=~"$cluster"}[$__rate_interval]))',
+        ),
         T_RATE,
         "target-promql-rule",
     ),
@@ -170,21 +181,39 @@ CASES: list[tuple[str, Callable[[JSON], None], str, str]] = [
     ),
     (
         "fixed rate window",
-        _set_expr(RATE, "sum(rate(idp_deployments_total[5m]))"),
+        _set_expr(RATE, _cf("sum(rate(idp_deployments_total{}[5m]))")),
         T_RATE,
         "target-rate-interval-rule",
     ),
     (
         "irate with $__interval",
-        _set_expr(RATE, "sum(irate(idp_deployments_total[$__interval]))"),
+        _set_expr(RATE, _cf("sum(irate(idp_deployments_total{}[$__interval]))")),
         T_RATE,
         "target-rate-interval-rule",
     ),
     (
         "bare counter",
-        _set_expr(RATE, "sum(idp_deployments_total)"),
+        _set_expr(RATE, _cf("sum(idp_deployments_total{})")),
         T_RATE,
         "target-counter-agg-rule",
+    ),
+    (
+        "multi variable matched with =",
+        _set_expr(RATE, 'sum(rate(idp_deployments_total{cluster="$cluster"}[$__rate_interval]))'),
+        T_RATE,
+        "target-variable-regex-rule",
+    ),
+    (
+        "multi variable matched with !=",
+        _set_expr(RATE, 'sum(rate(idp_deployments_total{cluster!="$cluster"}[$__rate_interval]))'),
+        T_RATE,
+        "target-variable-regex-rule",
+    ),
+    (
+        "labelled series not filtered by the variable",
+        _set_expr(RATE, "sum(rate(idp_deployments_total[$__rate_interval]))"),
+        T_RATE,
+        "target-variable-filter-rule",
     ),
     ("duplicate panel id", _set(["panels", 2, "id"], 2), "dashboard sample", "panel-id-unique"),
     (
@@ -229,10 +258,13 @@ def test_fixed_window_is_allowed_in_instant_single_value_queries() -> None:
         'sum(rate(idp_deployments_total{cluster=~"${cluster}"}[$__rate_interval]))',
         'sum(rate(idp_deployments_total{cluster=~"${cluster:regex}"}[${__rate_interval}]))',
         'sum(rate(idp_deployments_total{cluster=~"[[cluster]]"}[$__rate_interval]))',
-        "sum(increase(idp_deployments_total[$__rate_interval])) * $__range_s",
-        "1 - (time() - $__from / 1000) / 2592000 + 0 * sum(idp_workflows)",
-        'label_replace(sum by (phase) (idp_workflows), "p", "$1", "phase", "(.*)")',
-        "histogram_quantile(0.95, sum by (le) (rate(idp_deployment_duration_seconds_bucket[$__rate_interval])))",
+        _cf("sum(increase(idp_deployments_total{}[$__rate_interval])) * $__range_s"),
+        _cf("1 - (time() - $__from / 1000) / 2592000 + 0 * sum(idp_workflows{})"),
+        _cf('label_replace(sum by (phase) (idp_workflows{}), "p", "$1", "phase", "(.*)")'),
+        _cf(
+            "histogram_quantile(0.95, sum by (le) "
+            "(rate(idp_deployment_duration_seconds_bucket{}[$__rate_interval])))"
+        ),
         'sum(ALERTS{alertstate="firing"}) + sum(up)',
     ],
 )
@@ -290,10 +322,10 @@ def test_excluded_rules_state_a_reason() -> None:
 
 def test_rendered_model_is_clean_for_every_panel_type() -> None:
     panels = tuple(
-        g.Panel(t, t, "short", "d", (g.Target("sum(idp_workflows)"),))
+        g.Panel(t, t, "short", "d", (g.Target(_cf("sum(idp_workflows{})")),))
         for t in g.PANEL_TYPES  # type: ignore[arg-type]
     )
-    d = g.render(g.Dashboard("all", "All", (g.Row("r", panels),)))
+    d = g.render(g.Dashboard("all", "All", (g.Row("r", panels),), variables=(CLUSTER,)))
     assert lint.lint_dashboard(d, METRICS) == []
 
 
@@ -316,3 +348,35 @@ def test_without_declared_externals_only_owned_names_are_checked() -> None:
     assert not lenient.knows("slo:sli_error:ratio_rate1h")  # not recorded by this bundle
     strict = lint.known_metrics([], ["app_requests_total"])
     assert strict.knows("app_requests_total") and not strict.knows("app_errors_total")
+
+
+def test_cluster_variable_findings_name_the_series_and_the_fix() -> None:
+    d = sample_json()
+    _set_expr(RATE, "sum(rate(idp_deployments_total[$__rate_interval]))")(d)
+    (f,) = lint.lint_dashboard(d, METRICS)
+    assert f.message == (
+        "idp_deployments_total has a 'cluster' label but is not filtered by "
+        'cluster=~"$cluster": the panel ignores the variable'
+    )
+    # A pinned cluster is a choice, and series without the label need no filter.
+    for expr in (
+        'sum(rate(idp_deployments_total{cluster="us-east-1"}[$__rate_interval]))',
+        "sum(rate(idp_probes_total[$__rate_interval]))",
+    ):
+        _set_expr(RATE, expr)(d)
+        assert lint.lint_dashboard(d, METRICS) == [], expr
+    # A single-value variable (no multi, no All) may be matched with `=`.
+    d["templating"]["list"][1].update(multi=False, includeAll=False)
+    _set_expr(RATE, 'sum(rate(idp_deployments_total{cluster="$cluster"}[$__rate_interval]))')(d)
+    assert lint.lint_dashboard(d, METRICS) == []
+
+
+def test_a_dashboard_reading_cluster_labelled_series_needs_a_cluster_variable() -> None:
+    panel = g.Panel("Queued", "stat", "short", "d", (g.Target("sum(idp_workflows)"),))
+    d = g.render(g.Dashboard("argo", "Argo", (g.Row("r", (panel,)),)))
+    assert [(str(f.location), f.rule) for f in lint.lint_dashboard(d, METRICS)] == [
+        ('dashboard argo, panel "Queued", target 0', "template-cluster-variable-rule"),
+    ]
+    probes = g.Panel("Probes", "stat", "short", "d", (g.Target("sum(idp_probe_success)"),))
+    d = g.render(g.Dashboard("probes", "Probes", (g.Row("r", (probes,)),)))
+    assert lint.lint_dashboard(d, METRICS) == []  # no cluster label: no variable needed

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from common.durations import DAY, HOUR, MINUTE
 from rulegen import grafana as g
-from rulegen import lint, naming
+from rulegen import lint, naming, schema_check
 from rulegen import slo_dashboards as sd
-from tests.dashboards.helpers import SLO_DETAIL_PANELS, SLO_OVERVIEW_PANELS
+from tests.dashboards import clusters as c
+from tests.dashboards.helpers import (
+    CLUSTER_PANELS,
+    SLO_DETAIL_PANELS,
+    SLO_DETAIL_PANELS_BY_CLUSTER,
+    SLO_OVERVIEW_PANELS,
+    SLO_OVERVIEW_PANELS_BY_CLUSTER,
+)
 
 TIERS_30D = (
     sd.TierView("page-fast", "page", "critical", HOUR, 5 * MINUTE, 14.4),
@@ -163,3 +172,69 @@ def test_slos_with_alerting_off_everywhere_lint_clean() -> None:
     assert lint.lint_bundle([detail], _recorded(silent)) == []
     assert "Burn rate per alert window" not in _titles(detail)
     assert "Burn rate per alert window" in _titles(g.render(sd.detail(SLOS)))
+
+
+# ----------------------------------------------------------------------------- clusters
+
+GOLDEN = Path(__file__).with_name("golden")
+
+
+def _targets(d: dict[str, Any]) -> list[str]:
+    return [t["expr"] for p in d["panels"] for t in p.get("targets", [])]
+
+
+def test_without_cluster_data_the_dashboards_have_no_cluster_anything() -> None:
+    for d in (sd.overview(SLOS), sd.detail(SLOS)):
+        assert "cluster" not in g.to_json(g.render(d)).lower()
+
+
+def test_cluster_data_adds_a_multi_select_variable_and_the_per_cluster_rows() -> None:
+    overview, detail = g.render(sd.overview(c.SLOS)), g.render(sd.detail(c.SLOS))
+    names = [[v["name"] for v in d["templating"]["list"]] for d in (overview, detail)]
+    assert names == [["datasource", "cluster"], ["datasource", "slo_spec", "slo", "cluster"]]
+    for d in (overview, detail):
+        var = d["templating"]["list"][-1]
+        assert (var["multi"], var["includeAll"], var["allValue"]) == (True, True, ".+")
+        assert var["current"]["value"] == ["$__all"]
+    # Two base windows: the variable lists the clusters of either recording.
+    assert detail["templating"]["list"][-1]["query"]["query"] == (
+        'label_values({__name__=~"slo:sli_total_events:rate5m|slo:sli_total_events:rate10m",'
+        'slo_spec="$slo_spec",slo="$slo"}, cluster)'
+    )
+    assert _titles(overview) == SLO_OVERVIEW_PANELS_BY_CLUSTER
+    assert _titles(detail) == SLO_DETAIL_PANELS_BY_CLUSTER
+    table = _panel(overview, "SLOs per cluster")
+    assert table["options"]["sortBy"] == [{"desc": True, "displayName": "Burn rate (range)"}]
+
+
+def test_every_query_on_cluster_data_filters_by_the_variable_as_a_regex() -> None:
+    for d in (g.render(sd.overview(c.SLOS)), g.render(sd.detail(c.SLOS))):
+        for expr in _targets(d):
+            # Multi choices and All expand to regexes: an `=` matcher would match nothing.
+            assert 'cluster=~"$cluster' in expr and 'cluster="$cluster' not in expr, expr
+
+
+def test_per_cluster_panels_read_only_slos_whose_data_has_a_cluster_label() -> None:
+    """Single mode: a `scope: cluster` SLO beside a global one whose recordings have none."""
+    global_ = SLOS[1]
+    mixed = (global_, replace(c.B, scope="cluster"))
+    detail = g.render(sd.detail(mixed))
+    for title in CLUSTER_PANELS:
+        for t in _panel(detail, title)["targets"]:
+            assert 'slo="b"' in t["expr"] and global_.name not in t["expr"]
+
+
+def test_cluster_dashboards_lint_clean_and_match_their_golden_files(update_golden: bool) -> None:
+    for d in (sd.overview(c.SLOS), sd.detail(c.SLOS)):
+        data = g.render(d)
+        assert lint.lint_bundle([data], _recorded(c.SLOS)) == []
+        path = GOLDEN / f"{d.uid}-clusters.json"
+        if update_golden:
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(g.to_json(data))
+        assert path.read_text() == g.to_json(data), f"{path} differs: pytest --update-golden"
+
+
+def test_cluster_golden_dashboards_are_schema_valid() -> None:
+    result = schema_check.validate(sorted(GOLDEN.glob("*.json")))
+    assert result.ok, result.output

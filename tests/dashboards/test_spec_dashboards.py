@@ -32,7 +32,10 @@ def _spec(**extra: object) -> s.Dashboard:
                         "unit": "short",
                         "description": "Workflows by phase.",
                         "queries": [
-                            {"expr": "sum by (phase) (idp_workflows)", "legend": "{{phase}}"}
+                            {
+                                "expr": 'sum by (phase) (idp_workflows{cluster=~"$cluster"})',
+                                "legend": "{{phase}}",
+                            }
                         ],
                     },
                 ],
@@ -77,4 +80,15 @@ def test_missing_unit_and_description_are_located_lint_errors() -> None:
     assert [(str(f.location), f.rule) for f in lint.lint_bundle([d], [])] == [
         ('dashboard argo, panel "By phase"', "panel-title-description-rule"),
         ('dashboard argo, panel "By phase"', "panel-units-rule"),
+    ]
+
+
+def test_a_panel_ignoring_the_cluster_variable_is_a_located_lint_error() -> None:
+    spec = _spec()
+    query = spec.rows[0].panels[1].queries[0].model_copy(update={"expr": "sum(idp_workflows)"})
+    panel = spec.rows[0].panels[1].model_copy(update={"queries": [query]})
+    row = spec.rows[0].model_copy(update={"panels": [spec.rows[0].panels[0], panel]})
+    d = g.render(ds.from_spec(spec.model_copy(update={"rows": [row]})))
+    assert [(str(f.location), f.rule) for f in lint.lint_bundle([d], [])] == [
+        ('dashboard argo, panel "By phase", target 0', "target-variable-filter-rule"),
     ]

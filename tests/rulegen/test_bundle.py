@@ -19,16 +19,20 @@ def _render(spec: Path = REPO / "slo.yaml") -> dict[str, str]:
 
 
 def test_kustomization_lists_every_kubernetes_object_and_nothing_else() -> None:
+    """Each kustomization (the clusters' one, and global/ for the global layer: the repo's
+    spec is split) lists exactly the Kubernetes objects beside it."""
     files = _render()
-    kustomization = yaml.safe_load(files[f"{DEPLOY}kustomization.yaml"])
-    objects = {
-        path.removeprefix(DEPLOY)
-        for path, text in files.items()
-        if path.startswith(DEPLOY)
-        and {"apiVersion", "kind", "metadata"} <= set(yaml.safe_load(text))
-    }
-    assert kustomization["resources"] == sorted(objects)
-    assert "alertmanager/alertmanager.yml" not in objects
+    for folder in (DEPLOY, f"{DEPLOY}global/"):
+        kustomization = yaml.safe_load(files[f"{folder}kustomization.yaml"])
+        objects = {
+            path.removeprefix(folder)
+            for path, text in files.items()
+            if path.startswith(folder)
+            and not path.removeprefix(folder).startswith("global/")
+            and {"apiVersion", "kind", "metadata"} <= set(yaml.safe_load(text))
+        }
+        assert kustomization["resources"] == sorted(objects), folder
+        assert "alertmanager/alertmanager.yml" not in objects
 
 
 def test_every_file_comes_from_one_row() -> None:

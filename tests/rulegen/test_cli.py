@@ -24,6 +24,7 @@ def test_render_writes_next_to_the_spec_by_default(tmp_path: Path) -> None:
     assert written == [  # the bundle (docs/cli.md), and the writer's list of it
         ".idp-rulegen-manifest",
         "alerts/t.rules.yml",
+        "alerts/tests/t.settled.test.yml",
         "alerts/tests/t.test.yml",
         "dashboards/provisioning/dashboards.yml",
         "dashboards/provisioning/datasources.yml",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from rulegen import promtool as promtool_mod
+
 from .conftest import GOLDEN, REPO
 from .helpers import cli
 from .helpers import run_promtool as run
@@ -32,7 +34,8 @@ def test_repo_bundle_is_fresh() -> None:
 def test_repo_bundle_passes_idp_rulegen_check(promtool: str) -> None:
     result = cli("check", str(REPO))
     assert result.exit_code == 0, result.output
-    for suite in ("idp.test.yml", "threshold-alerts.test.yml", "capacity-alerts.test.yml"):
+    suites = ("idp.cluster.test.yml", "idp.global.test.yml", "threshold-alerts.test.yml")
+    for suite in (*suites, "capacity-alerts.test.yml"):
         assert suite in result.output
 
 
@@ -44,7 +47,8 @@ def test_generated_tests_catch_a_wrong_threshold(tmp_path: Path, promtool: str) 
     text = rules.read_text()
     assert "(6 * 0.001)" in text
     rules.write_text(text.replace("(6 * 0.001)", "(7 * 0.001)"))
-    result = run(promtool, "test", "rules", str(root / "alerts" / "tests" / "ratio.test.yml"))
+    tests = root / "alerts" / "tests" / "ratio.settled.test.yml"
+    result = run(promtool, "test", "rules", str(tests))
     assert result.returncode == 1
     assert 'long_window="6h"' in result.stderr
 
@@ -60,7 +64,8 @@ def test_generated_tests_catch_an_unweighted_period_ratio(tmp_path: Path, promto
     text = rules.read_text()
     assert weighted in text
     rules.write_text(text.replace(weighted, f"avg_over_time(slo:sli_error:ratio_rate5m{sel}[30d])"))
-    result = run(promtool, "test", "rules", str(root / "alerts" / "tests" / "ratio.test.yml"))
+    tests = root / "alerts" / "tests" / "ratio.settled.test.yml"
+    result = run(promtool, "test", "rules", str(tests))
     assert result.returncode == 1
     assert "slo:sli_error:ratio_rate30d" in result.stderr
 
@@ -74,3 +79,47 @@ def test_check_fails_with_exit_1_on_a_broken_bundle(tmp_path: Path, promtool: st
     result = cli("check", str(root))
     assert result.exit_code == 1
     assert "could not parse expression" in result.stderr or "parse error" in result.stderr
+
+
+def test_check_fails_where_the_threshold_rules_beside_the_tests_differ(
+    tmp_path: Path, promtool: str
+) -> None:
+    """The hand-written tests load the threshold groups alone: `check` holds that copy to
+    the rule file, so the tests keep proving the rules that are deployed."""
+    root = tmp_path / "routing"
+    shutil.copytree(GOLDEN / "routing", root)
+    copy = root / "alerts" / "tests" / "routing.thresholds.rules.yml"
+    assert cli("check", str(root)).exit_code == 0
+    rules = root / "alerts" / "routing.rules.yml"
+    text = rules.read_text()
+    assert text.count("checkout_queue_depth > 1000") == 1
+    rules.write_text(text.replace("checkout_queue_depth > 1000", "checkout_queue_depth > 2000"))
+    result = cli("check", str(root))
+    assert result.exit_code == 1
+    assert f"error: {copy}: rule group alerts:routing is not the group of {rules}" in result.stderr
+    rules.write_text(text)
+    copy.write_text(copy.read_text() + "- name: mine\n  rules: []\n")
+    result = cli("check", str(root))
+    assert result.exit_code == 1
+    assert f"error: {copy}: rule group mine is in no rule file" in result.stderr
+
+
+def test_test_files_run_side_by_side_and_report_in_file_order(
+    tmp_path: Path, promtool: str
+) -> None:
+    """One promtool per file, several at once: one failing file fails the whole, and the
+    output is each file's, in the order given, whichever finished first."""
+    body = "evaluation_interval: 1m\ntests:\n- interval: 1m\n  input_series: []\n"
+    files = [tmp_path / f"{name}.test.yml" for name in ("a", "b", "c")]
+    for f in files:
+        expr = "vector(2)" if f.name == "b.test.yml" else "vector(1)"
+        f.write_text(
+            body + f"  promql_expr_test:\n  - {{expr: '{expr}', eval_time: 0m, "
+            "exp_samples: [{labels: '{}', value: 1}]}\n"
+        )
+    result = promtool_mod.test_rules(files)
+    assert not result.ok
+    starts = [result.output.index(f"Unit Testing:  {f}\n") for f in files]
+    assert starts == sorted(starts)
+    assert result.output.count("SUCCESS") == 2
+    assert "FAILED" in result.output[starts[1] : starts[2]]

@@ -58,7 +58,7 @@ def test_generated_tests_check_annotations_only_where_an_slo_reads_its_own_metri
         objective: 99.9
         sli: {latency: {histogram: app_duration_seconds, threshold: 0.25}}
     """
-    _, tests = tests_gen.suite(load(str(write_spec(tmp_path, body))))
+    _, tests = tests_gen.settled_suite(load(str(write_spec(tmp_path, body))))
     firing = [(comment, test) for comment, test in tests if " fires at an error ratio" in comment]
     checked = {comment.split(":")[0] for comment, test in firing if "alert_rule_test" in test}
     # raw reads app_errors_total through its own PromQL, so it shares a metric with ratio.

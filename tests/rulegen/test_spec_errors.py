@@ -246,7 +246,7 @@ def test_invalid_spec_leaves_the_previous_bundle_untouched(tmp_path: Path, case:
     good = spec(tmp_path, RATIO_SLO)
     assert cli("render", str(good)).exit_code == 0
     before = _bundle(tmp_path)
-    assert len(before) == 12  # the whole bundle (docs/cli.md) and its manifest
+    assert len(before) == 13  # the whole bundle (docs/cli.md) and its manifest
     body = next(c.values[0] for c in CASES if c.id == case)
     spec(tmp_path, body)  # overwrite the spec with a bad one
     result = cli("render", str(good))

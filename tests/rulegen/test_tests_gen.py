@@ -90,13 +90,15 @@ def test_generated_tests_pass_for_any_scrape_interval_and_window(
 
     render()
     assert len(roots) >= 12
-    files = [str(r / "alerts" / "tests" / "prop.test.yml") for r, _, _ in roots]
+    names = ("prop.test.yml", "prop.settled.test.yml")
+    files = [str(r / "alerts" / "tests" / name) for r, _, _ in roots for name in names]
     tested = run_promtool(promtool, "test", "rules", *files)
     out = tested.stdout + tested.stderr
     failing = [
-        f"scrape {s}s, window {d}d ({d * DAY}s)"
+        f"scrape {s}s, window {d}d ({d * DAY}s): {name}"
         for r, s, d in roots
-        if f"Unit Testing:  {r}/alerts/tests/prop.test.yml\n  FAILED" in out
+        for name in names
+        if f"Unit Testing:  {r}/alerts/tests/{name}\n  FAILED" in out
     ]
     assert tested.returncode == 0, f"{failing}\n{out[-4000:]}"
 
