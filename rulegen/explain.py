@@ -5,7 +5,7 @@ from __future__ import annotations
 from common.durations import format_seconds, humanize_seconds
 from rulegen import naming, promql, rules
 from rulegen.model import SLO, Model
-from rulegen.windows import SLOW_INTERVAL, is_slow
+from rulegen.windows import SLOW_INTERVAL, chain_lag, chained_span
 
 _COLUMNS = (
     "tier",
@@ -50,13 +50,31 @@ def explain_slo(slo: SLO) -> list[str]:
                 rules.percent(burn.threshold),
             )
         )
-        if is_slow(tier.long):
-            notes.append(
-                f"  {tier.name}: the {format_seconds(tier.long)} window sums {format_seconds(slo.base)} "
-                f"recordings every {format_seconds(SLOW_INTERVAL)}: detection may lag by up to "
-                f"{format_seconds(slo.base + SLOW_INTERVAL)}"
-            )
+        tier_notes = _lag_notes(slo, tier.name, (tier.long, tier.short))
+        if not tier_notes and tier.alert == "ticket":
+            every = format_seconds(SLOW_INTERVAL)
+            tier_notes = [f"  {tier.name}: evaluated every {every}: may fire up to {every} later"]
+        notes += tier_notes
+    notes += _lag_notes(slo, "period", (slo.period,))
     return [*lines, *_table(rows), *notes]
+
+
+def _lag_notes(slo: SLO, what: str, windows: tuple[int, ...]) -> list[str]:
+    """Windows summed from recorded buckets end up to a bucket (and an interval) ago."""
+    notes = []
+    for window in windows:
+        src = rules.window_source(slo, window)
+        if src in ("base", "raw"):
+            continue
+        span, w = chained_span(window, src), format_seconds(window)
+        bucket = "hourly sums" if src == "hourly" else "5m buckets"
+        covers = "" if span == window else f" ({format_seconds(span)})"
+        notes.append(
+            f"  {what}: the {w} window sums {bucket}{covers} every "
+            f"{format_seconds(SLOW_INTERVAL)}: it may lag by up to "
+            f"{format_seconds(chain_lag(src, slo.base))}"
+        )
+    return notes
 
 
 def explain(model: Model) -> str:

@@ -80,11 +80,7 @@ def _rule_path(model: Model, w: lint.Where) -> JsonPath:
 def group_path(model: Model, group: str) -> JsonPath:
     """The spec path a rule group comes from: its SLO, or the threshold alerts."""
     for i, s in enumerate(model.slos):
-        if group in (
-            naming.fast_group(s.name),
-            naming.slow_group(s.name),
-            naming.base_group(s.name),
-        ):
+        if group in (*naming.slo_groups(s.name), naming.base_group(s.name)):
             return ("slos", i)
     if group == naming.clusters_group(model.name):
         return ("topology", "clusters")

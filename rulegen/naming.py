@@ -61,6 +61,12 @@ def total_events(window_seconds: int) -> str:
     return f"slo:sli_total_events:rate{format_seconds(window_seconds)}"
 
 
+def event_sums(base_record: str, bucket_seconds: int) -> str:
+    """Internal: a base recording's samples summed per bucket (`…:rate5m_sum1h`); only
+    ratios of two such sums mean anything, and only range selectors read them."""
+    return f"{base_record}_sum{format_seconds(bucket_seconds)}"
+
+
 def global_error_events(window_seconds: int) -> str:
     """Split mode, internal: error events per second summed across clusters (the global
     layer's base; its windows sum these)."""
@@ -88,6 +94,18 @@ def fast_group(slo: str) -> str:
 
 def slow_group(slo: str) -> str:
     return f"slo:{slo}:long"
+
+
+def bucket_group(slo: str) -> str:
+    return f"slo:{slo}:buckets"
+
+
+def hourly_group(slo: str) -> str:
+    return f"slo:{slo}:hourly"
+
+
+def slo_groups(slo: str) -> tuple[str, ...]:
+    return (fast_group(slo), bucket_group(slo), hourly_group(slo), slow_group(slo))
 
 
 def threshold_group(spec: str, index: int) -> str:

@@ -1,13 +1,16 @@
 """Pure: model -> Prometheus rule groups (recording rules, burn-rate and threshold alerts).
 
-Per SLO, two groups:
-- `slo:<name>:short` (default interval): the base-window event rates, error ratios for
-  windows under 12h read from raw series, the burn-rate alerts and the absent alert.
-- `slo:<name>:long` (interval 2m): error ratios for longer windows and the period, summed
-  from the base-window recordings, never `rate(x[30d])` over raw series; plus objective
-  and budget series.
-The period ratio is sum(error rate samples) / sum(total rate samples): both sampled at the
-same instants, so it weights every event equally (traffic-weighted), and a zero-traffic
+Per SLO, four groups (`window_groups`, the one layout every rules file shares):
+- `slo:<name>:short` (default interval): the base-window event rates, the error ratios
+  that must be exact (page windows under 12h, windows under 1h) read from raw series,
+  the burn-rate alerts and the absent alert.
+- `slo:<name>:buckets` (5m): the base recordings summed per 5m bucket.
+- `slo:<name>:hourly` (1h): those buckets summed per hour.
+- `slo:<name>:long` (2m): every other window from the 5m buckets, the period from the
+  hourly sums, objective and budget series. Never `rate(x[30d])` over raw series, and no
+  sum over thousands of base samples: the period reads one sample per hour.
+Every ratio is sum(error rate samples) / sum(total rate samples): both sampled at the same
+instants, so it weights every event equally (traffic-weighted), and a zero-traffic
 window adds 0 to both sums instead of a NaN that would poison the whole period.
 """
 
@@ -17,10 +20,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from common.durations import format_seconds
-from rulegen import naming, promql
+from rulegen import naming, promql, windows
 from rulegen.model import SLO, Labels, Model, ThresholdAlert, Tier
 from rulegen.promql import number
-from rulegen.windows import SLOW_INTERVAL, is_slow
+from rulegen.windows import BUCKET, HOURLY, SLOW_INTERVAL
 
 ABSENT_FOR = 600
 ABSENT_SEVERITY = "warning"
@@ -80,8 +83,9 @@ class Group:
 
 @dataclass(frozen=True)
 class Base:
-    """The base-window recordings an SLO's windows are built from. `raw`: windows under
-    12h may read the raw series instead (not in the global layer, which has none)."""
+    """The base-window recordings an SLO's windows are built from. `raw`: the exact
+    windows may read the raw series (not in the global layer, which has none: there they
+    sum the base samples every evaluation)."""
 
     errors: str
     total: str
@@ -117,16 +121,64 @@ def _select(name: str, model: Model, slo: SLO) -> str:
     return f"{name}{{{identity_matchers(model, slo)}}}"
 
 
+def _page_windows(slo: SLO) -> frozenset[int]:
+    return frozenset(w for t in slo.tiers if t.alert == "page" for w in (t.long, t.short))
+
+
+def window_source(slo: SLO, window: int) -> windows.Source:
+    return windows.source(window, slo.base, slo.period, _page_windows(slo))
+
+
+def every_evaluation(slo: SLO, window: int) -> bool:
+    """The exact windows pages read; every other window (tickets or dashboards only, or
+    summed) is evaluated every SLOW_INTERVAL: Prometheus' cost is mostly per rule
+    evaluation, whatever the rule reads."""
+    return window in _page_windows(slo) and window_source(slo, window) in ("base", "raw")
+
+
+def _fast_tier(tier: Tier) -> bool:
+    """Pages are evaluated every evaluation; tickets with their windows, every 2m."""
+    return tier.alert == "page"
+
+
+def _sum_ratio(errors: str, total: str, range_: str) -> str:
+    return f"sum_over_time({errors}[{range_}]) / (sum_over_time({total}[{range_}]) > 0)"
+
+
 def _ratio_expr(model: Model, slo: SLO, window: int, base: Base) -> str:
-    if window == slo.base:
-        errs, tot = _select(base.errors, model, slo), _select(base.total, model, slo)
-        return f"{errs} / ({tot} > 0)"
-    if is_slow(window) or not base.raw:
-        w = format_seconds(window)
-        errs = f"sum_over_time({_select(base.errors, model, slo)}[{w}])"
-        tot = f"sum_over_time({_select(base.total, model, slo)}[{w}])"
-        return f"{errs} / ({tot} > 0)"
-    return f"{slo.sli.error_events(window)} / ({slo.sli.total_events(window)} > 0)"
+    """The error ratio over `window`, from the SLI's raw series or from `bases` (see
+    window_source); all window arithmetic lives here and in rulegen/windows.py."""
+    b = base
+    src = window_source(slo, window)
+    if src == "base":
+        return f"{_select(b.errors, model, slo)} / ({_select(b.total, model, slo)} > 0)"
+    if src == "raw" and b.raw:
+        return f"{slo.sli.error_events(window)} / ({slo.sli.total_events(window)} > 0)"
+    if src == "raw":
+        errs, tot = _select(b.errors, model, slo), _select(b.total, model, slo)
+        return _sum_ratio(errs, tot, format_seconds(window))
+    step = windows.chain_step(src)
+    errs = _select(naming.event_sums(b.errors, step), model, slo)
+    tot = _select(naming.event_sums(b.total, step), model, slo)
+    return _sum_ratio(errs, tot, windows.short_range(windows.chained_span(window, src)))
+
+
+def chain_recordings(
+    model: Model, slo: SLO, base: Base, labels: Labels
+) -> tuple[tuple[Rule, ...], tuple[Rule, ...]]:
+    """The base recordings summed per 5m bucket, and those buckets summed per hour."""
+
+    def sums(record: str, read: str, step: int) -> Recording:
+        return Recording(
+            naming.event_sums(record, step),
+            f"sum_over_time({_select(read, model, slo)}[{windows.short_range(step)}])",
+            labels,
+        )
+
+    records = (base.errors, base.total)
+    buckets = tuple(sums(r, r, BUCKET) for r in records)
+    hourly = tuple(sums(r, naming.event_sums(r, BUCKET), HOURLY) for r in records)
+    return buckets, hourly
 
 
 def burn_alert(model: Model, slo: SLO, tier: Tier) -> Alerting:
@@ -226,7 +278,7 @@ def base_recordings(model: Model, slo: SLO) -> list[Rule]:
     ]
 
 
-def slo_groups(model: Model, slo: SLO) -> tuple[Group, Group]:
+def slo_groups(model: Model, slo: SLO) -> tuple[Group, ...]:
     return window_groups(
         model,
         slo,
@@ -245,24 +297,39 @@ def window_groups(
     last: list[Rule],
     *,
     grouped: bool,
-) -> tuple[Group, Group]:
-    """The fast group (`first`, the windows under 12h, the burn alerts, `last`) and the
-    slow one (longer windows, the period, objective and budget), built from `base`.
-    `grouped`: the SLO has series per group (group_by, or per cluster)."""
+) -> tuple[Group, ...]:
+    """The group layout every rules file shares, built from `base`: `first` (the rules
+    recording it), the page windows and page alerts every evaluation; the 5m bucket and
+    hourly sums; then every other window, the ticket alerts, `last` (alerts fine at 2m,
+    e.g. the absent alert: a warning after 10m) and the budget series. The file order is
+    the evaluation order promtool keeps within a step. `grouped`: the SLO has series per
+    group (group_by, or per cluster)."""
     labels = common_labels(model, slo)
     fast: list[Rule] = list(first)
     slow: list[Rule] = []
     for window in slo.windows():
         expr = _ratio_expr(model, slo, window, base)
         rule = Recording(naming.sli_error_ratio(window), expr, labels)
-        (slow if is_slow(window) else fast).append(rule)
-    fast += [burn_alert(model, slo, tier) for tier in slo.tiers]
-    fast += last
+        (fast if every_evaluation(slo, window) else slow).append(rule)
+    fast += [burn_alert(model, slo, t) for t in slo.tiers if _fast_tier(t)]
+    slow += [burn_alert(model, slo, t) for t in slo.tiers if not _fast_tier(t)]
+    slow += last
+    buckets, hourly = chain_recordings(model, slo, base, labels)
+    slow += budget_recordings(model, slo, labels, grouped)
+    return (
+        Group(naming.fast_group(slo.name), None, tuple(fast)),
+        Group(naming.bucket_group(slo.name), BUCKET, buckets),
+        Group(naming.hourly_group(slo.name), HOURLY, hourly),
+        Group(naming.slow_group(slo.name), SLOW_INTERVAL, tuple(slow)),
+    )
+
+
+def budget_recordings(model: Model, slo: SLO, labels: Labels, grouped: bool) -> list[Rule]:
     period = _select(naming.sli_error_ratio(slo.period), model, slo)
     # With groups, one objective series per group: derived from the period ratio so it
     # carries the group labels that dashboards join on.
     target, budget = number(slo.target), number(slo.budget)
-    slow += [
+    return [
         Recording(
             naming.OBJECTIVE,
             f"0 * {period} + {target}" if grouped else f"vector({target})",
@@ -275,10 +342,6 @@ def window_groups(
         ),
         Recording(naming.ERROR_BUDGET_REMAINING, f"1 - {period} / {budget}", labels),
     ]
-    return (
-        Group(naming.fast_group(slo.name), None, tuple(fast)),
-        Group(naming.slow_group(slo.name), SLOW_INTERVAL, tuple(slow)),
-    )
 
 
 def threshold_groups(

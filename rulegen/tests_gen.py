@@ -38,20 +38,24 @@ MIN_EVAL = 30
 
 
 def evaluation_interval(scrape_interval: int) -> int:
-    """The test file's step: the scrape interval, within [30s, the slow groups' interval].
+    """The test file's step: the scrape interval, within [30s, the slow groups' interval],
+    down to a divisor of the 5m bucket.
 
     promtool evaluates every group at every step, ignoring a group's own interval, and
     alerts read the slow groups' recordings from the step before: a step longer than the
     slow interval (past the 5m lookback at a 10m scrape) would hide them, which real
-    Prometheus, evaluating those groups every 2m, never does.
+    Prometheus, evaluating those groups every 2m, never does. A divisor of 5m (so of the
+    hour too) makes promtool sum every base sample into the same number of buckets, as
+    Prometheus, at the groups' own intervals, sums each into exactly one.
     """
-    return min(max(MIN_EVAL, scrape_interval), windows.SLOW_INTERVAL)
+    step = min(max(MIN_EVAL, scrape_interval), windows.SLOW_INTERVAL)
+    return max(d for d in range(MIN_EVAL, step + 1) if windows.BUCKET % d == 0)
 
 
 # The settled tests' step: the longest evaluation_interval() gives. They assert a state at
 # one time (alerts, ratios, NaN) from inputs that do not depend on the step, so finer steps
 # only repeat the evaluation; the timed tests (how soon an alert fires) keep the fine step.
-SETTLED_STEP = windows.SLOW_INTERVAL
+SETTLED_STEP = evaluation_interval(windows.SLOW_INTERVAL)
 
 
 TOLERANCE = "1e-6"  # relative, for ratios computed from rates (float noise only)
@@ -260,8 +264,8 @@ class _SLOTests:
         return [(labels, errors, totals) for labels in self._input_labels()]
 
     def _chained(self, tier: Tier) -> bool:
-        """Whether the tier's long window sums base recordings (one base window later)."""
-        return windows.is_slow(tier.long)
+        """Whether the tier's long window sums recordings (not raw series)."""
+        return rules.window_source(self.slo, tier.long) not in ("base", "raw")
 
     def _outage_inputs(self, warm: int, check: int) -> tuple[InputSeries, ...] | None:
         """Good traffic until `warm`, then every event failing until `check`; None when
@@ -406,12 +410,12 @@ class _SLOTests:
         if not pages:
             return []
         tier = min(pages, key=lambda t: self.slo.burn(t).detection_seconds)
-        chained = self._chained(tier)
-        warm = _ceil_to(tier.long + (self.slo.base if chained else 0), self.scrape)
+        # A summed window smooths by the base window, and by a 5m bucket if it sums those.
+        bucketed = rules.window_source(self.slo, tier.long) not in ("base", "raw")
+        smooth = self.slo.base + windows.BUCKET * bucketed if self._chained(tier) else 0
+        warm = _ceil_to(tier.long + smooth, self.scrape)
         detect = float(self.slo.burn(tier).detection_seconds)
-        slack = (
-            (tier.for_ or 0) + 2 * self.eval + 2 * self.scrape + (self.slo.base if chained else 0)
-        )
+        slack = (tier.for_ or 0) + 2 * self.eval + 2 * self.scrape + smooth
         check = warm + _ceil_to(detect + slack, self.eval)
         inputs = self._outage_inputs(warm, check)
         if inputs is None:
@@ -490,7 +494,10 @@ class _SLOTests:
         expected, mean = _day_ratios([(self._output_of(labels), e, t) for labels, e, t in day])
         # At an evaluation step (promtool evaluates at multiples of the file's interval):
         # between two, the period would still be the one recorded before the last sample.
-        at = _ceil_to(self.day_sample * (len(day[0][2]) - 1), self.eval)
+        # The period sums hourly sums of 5m buckets: promtool evaluates those groups at
+        # every step, so each base sample counts alike once it has passed through both.
+        settle = windows.BUCKET + windows.HOURLY
+        at = _ceil_to(self.day_sample * (len(day[0][2]) - 1) + settle, self.eval)
         budget = float(promql.number(self.slo.budget))
         remaining = naming.ERROR_BUDGET_REMAINING
         period = naming.sli_error_ratio(self.slo.period)

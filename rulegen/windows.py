@@ -1,4 +1,5 @@
-"""Burn-rate tiers as data, and the SRE Workbook arithmetic that scales them to any period.
+"""Burn-rate tiers as data, the SRE Workbook arithmetic that scales them to any period, and
+where each window's error ratio comes from (raw series, bucket sums, hourly sums).
 
 Long windows are period/k rounded to whole minutes; short windows are long/12, rounded;
 both at least 4 scrape intervals (a rate needs several samples). Keeping the budget share
@@ -14,7 +15,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Literal
 
-from common.durations import HOUR, MINUTE
+from common.durations import HOUR, MINUTE, format_seconds
 
 AlertClass = Literal["page", "ticket"]
 
@@ -40,11 +41,25 @@ MIN_SCRAPES_PER_WINDOW = 4
 # windows and the period sum those recordings instead of re-reading raw series.
 BASE_WINDOW = 5 * MINUTE
 
-# Windows this long or longer, and the period, are evaluated in a slower group. Their
-# values move slowly, so a 2m-old value is within 0.3 % of the window; alerts stay in
-# the fast group and read the latest value, so `for` keeps its meaning.
+# Windows this long or longer are summed from recordings even for pages: reading raw
+# series over them every evaluation is what makes long windows expensive.
 SLOW_WINDOW_MIN = 12 * HOUR
+# Summed windows and the period are evaluated in a slower group. Their values move
+# slowly; alerts stay in the fast group and read the latest value, so `for` keeps its
+# meaning.
 SLOW_INTERVAL = 2 * MINUTE  # well under the 5m lookback, so readers never see a gap
+
+# The chain: base samples (every evaluation) -> 5m bucket sums (a 5m group) -> hourly
+# sums of those (a 1h group). Each level reads the one below over its own interval
+# minus 1 ms: range selectors are closed at both ends, so a full-length range would
+# count a sample at the bucket boundary in two buckets. Bucket and hourly series are
+# read only through range selectors (a 1h group's sample is "fresh" for 5m only).
+BUCKET = 5 * MINUTE
+HOURLY = HOUR
+# Fewer buckets than this would make a window coarse (a 28m window is 5 or 6 buckets).
+CHAIN_WINDOW_MIN = HOUR
+
+Source = Literal["base", "raw", "buckets", "hourly"]
 
 MIN_PERIOD = 24 * HOUR
 MAX_PERIOD = 90 * 24 * HOUR
@@ -74,6 +89,48 @@ def base_window(scrape_interval: int) -> int:
 
 def is_slow(window: int) -> bool:
     return window >= SLOW_WINDOW_MIN
+
+
+def source(window: int, base: int, period: int, page_windows: frozenset[int]) -> Source:
+    """Where a window's error ratio comes from.
+
+    base: the base recordings themselves. raw: the SLI's series over the window, every
+    evaluation: exact, so page detection times hold (a page window under 12h, or any
+    window too short to chain). hourly: the period, from hourly sums. buckets: every
+    other window, from 5m bucket sums, evaluated every SLOW_INTERVAL.
+    """
+    if window == base:
+        return "base"
+    if window == period:
+        return "hourly"
+    if window < CHAIN_WINDOW_MIN or (window in page_windows and not is_slow(window)):
+        return "raw"
+    return "buckets"
+
+
+def chain_step(src: Source) -> int:
+    """The bucket a chained window is counted in."""
+    return HOURLY if src == "hourly" else BUCKET
+
+
+def chained_span(window: int, src: Source) -> int:
+    """The span a chained window really covers: a whole number of its buckets, nearest."""
+    step = chain_step(src)
+    return max(1, int(Fraction(window, step) + Fraction(1, 2))) * step
+
+
+def chain_lag(src: Source, base: int) -> int:
+    """How far behind now a window's value may end: its newest bucket may be a bucket
+    old, plus the smoothing of the base rate and one slow-group interval."""
+    if src in ("base", "raw"):
+        return 0
+    below = BUCKET if src == "hourly" else 0
+    return base + below + chain_step(src) + SLOW_INTERVAL
+
+
+def short_range(seconds: int) -> str:
+    """A range a millisecond short of `seconds` (`4m59s999ms`): see BUCKET."""
+    return f"{format_seconds(seconds - 1)}999ms" if seconds > 1 else "999ms"
 
 
 @dataclass(frozen=True)

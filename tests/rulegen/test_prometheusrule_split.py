@@ -49,7 +49,7 @@ def _objects(out: Path) -> list[tuple[str, bytes]]:
     return [(n, (deploy / n).read_bytes()) for n in names]
 
 
-@pytest.mark.parametrize(("slos", "objects"), [(40, 2), (250, 8)])
+@pytest.mark.parametrize(("slos", "objects"), [(40, 2), (250, 9)])
 def test_each_prometheus_rule_fits_kubectl_apply(tmp_path: Path, slos: int, objects: int) -> None:
     out = _render(tmp_path, _slos(slos))
     found = _objects(out)

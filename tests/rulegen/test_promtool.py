@@ -59,7 +59,8 @@ def test_generated_tests_catch_an_unweighted_period_ratio(tmp_path: Path, promto
     shutil.copytree(GOLDEN / "ratio", root)
     rules = root / "alerts" / "ratio.rules.yml"
     sel = '{slo="deployment-success", slo_spec="ratio"}'
-    weighted = f"sum_over_time(slo:sli_error_events:rate5m{sel}[30d]) / (sum_over_time(slo:sli_total_events:rate5m{sel}[30d]) > 0)"
+    hourly = "[29d23h59m59s999ms]"
+    weighted = f"sum_over_time(slo:sli_error_events:rate5m_sum1h{sel}{hourly}) / (sum_over_time(slo:sli_total_events:rate5m_sum1h{sel}{hourly}) > 0)"
     text = rules.read_text()
     assert weighted in text
     rules.write_text(text.replace(weighted, f"avg_over_time(slo:sli_error:ratio_rate5m{sel}[30d])"))

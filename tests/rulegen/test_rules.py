@@ -43,23 +43,41 @@ def test_long_windows_never_read_raw_series_over_the_period() -> None:
                     )
 
 
-def test_groups_split_by_cost_and_alerts_stay_fast() -> None:
+def test_groups_split_by_cost_and_pages_stay_fast() -> None:
     groups = _groups(GOLDEN / "ratio" / "spec.yaml")
     assert [(g["name"], g.get("interval")) for g in groups] == [
         ("slo:deployment-success:short", None),
+        ("slo:deployment-success:buckets", "5m"),
+        ("slo:deployment-success:hourly", "1h"),
         ("slo:deployment-success:long", "2m"),
     ]
-    fast, slow = groups
-    assert all("record" in r for r in slow["rules"])
-    assert [r["record"] for r in slow["rules"]] == [
+    fast, buckets, hourly, slow = groups
+    assert all("record" in r for g in (buckets, hourly) for r in g["rules"])
+    # Page windows (1h/5m, 6h/30m) stay exact, every evaluation, with the page alerts.
+    assert [r.get("record", r.get("alert")) for r in fast["rules"]] == [
+        "slo:sli_error_events:rate5m",
+        "slo:sli_total_events:rate5m",
+        "slo:sli_error:ratio_rate5m",
+        "slo:sli_error:ratio_rate30m",
+        "slo:sli_error:ratio_rate1h",
+        "slo:sli_error:ratio_rate6h",
+        "ErrorBudgetBurn",
+        "ErrorBudgetBurn",
+    ]
+    # Ticket windows, then the ticket and absent alerts that read them, then the budget.
+    assert [r.get("record", r.get("alert")) for r in slow["rules"]] == [
+        "slo:sli_error:ratio_rate2h",
         "slo:sli_error:ratio_rate1d",
         "slo:sli_error:ratio_rate3d",
         "slo:sli_error:ratio_rate30d",
+        "ErrorBudgetBurn",
+        "ErrorBudgetBurn",
+        "SLOMetricAbsent",
         naming.OBJECTIVE,
         naming.ERROR_BUDGET,
         naming.ERROR_BUDGET_REMAINING,
     ]
-    alerts = [r for r in fast["rules"] if "alert" in r]
+    alerts = [r for g in groups for r in g["rules"] if "alert" in r]
     assert [(a["alert"], a["labels"].get("long_window", None)) for a in alerts] == [
         ("ErrorBudgetBurn", "1h"),
         ("ErrorBudgetBurn", "6h"),
@@ -69,6 +87,62 @@ def test_groups_split_by_cost_and_alerts_stay_fast() -> None:
     ]
     assert alerts[0]["for"] == "2m" and "for" not in alerts[1]
     assert alerts[-1]["for"] == "10m" and alerts[-1]["labels"]["severity"] == "warning"
+
+
+def _matrix_reads(expr: str) -> list[tuple[str, int]]:
+    """(metric, range in ms) of every range selector."""
+    found: list[tuple[str, int]] = []
+
+    def visit(node: object) -> None:
+        if isinstance(node, promql_parser.MatrixSelector):
+            ms = int(node.range.total_seconds() * 1000)
+            found.append((str(node.vector_selector.name), ms))
+
+    promql_parser.walk(promql_parser.parse(expr), pre_visit=visit)
+    return found
+
+
+def _instant_reads(expr: str) -> list[str]:
+    names: list[str] = []
+    in_range: set[int] = set()
+
+    def visit(node: object) -> None:
+        if isinstance(node, promql_parser.MatrixSelector):
+            in_range.add(id(node.vector_selector))
+        elif isinstance(node, promql_parser.VectorSelector) and id(node) not in in_range:
+            names.append(str(node.name))
+
+    promql_parser.walk(promql_parser.parse(expr), pre_visit=visit)
+    return names
+
+
+def test_chained_sums_never_count_a_sample_twice() -> None:
+    # Range selectors are closed at both ends: a bucket read over its full length would
+    # count a boundary sample in two buckets. Every read of a level below is a whole
+    # number of that level's buckets, a millisecond short.
+    step = {"rate5m": 300_000, "rate5m_sum5m": 300_000, "rate5m_sum1h": 3_600_000}
+    seen = set()
+    for group in _groups(GOLDEN / "ratio" / "spec.yaml"):
+        for rule in group["rules"]:
+            for name, ms in _matrix_reads(rule["expr"]):
+                level = name.rsplit(":", 1)[-1]
+                if not name.startswith("slo:sli_") or level not in step:
+                    continue
+                seen.add(level)
+                assert (ms + 1) % step[level] == 0, (rule.get("record"), name, ms)
+                if rule.get("record", "").endswith(("_sum5m", "_sum1h")):
+                    interval = 300_000 if rule["record"].endswith("_sum5m") else 3_600_000
+                    assert ms + 1 == interval, rule
+    assert seen == set(step)
+
+
+def test_bucket_and_hourly_sums_are_read_through_ranges_only() -> None:
+    # A 1h group's sample is an instant query's answer for 5m of each hour only.
+    for path in (GOLDEN / "ratio" / "spec.yaml", GOLDEN / "group-by" / "spec.yaml"):
+        for group in _groups(path):
+            for rule in group["rules"]:
+                bare = [n for n in _instant_reads(rule["expr"]) if "_sum" in n]
+                assert not bare, (rule.get("record"), bare)
 
 
 def test_every_rule_carries_slo_service_and_spec_labels() -> None:

@@ -151,3 +151,48 @@ def test_explain_prints_the_workbook_numbers(tmp_path) -> None:  # type: ignore[
     page_slow = next(line for line in lines if line.strip().startswith("page-slow"))
     assert "2.16min" in page_slow and "5%" in page_slow
     assert "4.32min" in next(line for line in lines if line.strip().startswith("ticket-fast"))
+
+
+def test_explain_reports_the_lag_of_summed_windows(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from .helpers import cli
+
+    path = spec(
+        tmp_path,
+        """\
+        defaults: {window: 7d}
+        slos:
+          - name: a
+            objective: 99
+            sli: {ratio: {errors: e_total, total: t_total}}
+        """,
+    )
+    result = cli("explain", str(path))
+    assert result.exit_code == 0
+    notes = [
+        line.strip() for line in result.output.splitlines() if "lag" in line or "every" in line
+    ]
+    # 7d: pages 14m/2m and 1h24m/7m stay raw (no lag); tickets 5h36m/28m, 16h48m/1h24m.
+    assert notes == [
+        "ticket-fast: the 5h36m window sums 5m buckets (5h35m) every 2m: it may lag by up to 12m",
+        "ticket-slow: the 16h48m window sums 5m buckets (16h50m) every 2m: it may lag by up to 12m",
+        "period: the 1w window sums hourly sums every 2m: it may lag by up to 1h12m",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("window", "src", "span"),
+    [
+        (5 * 3600 + 36 * 60, "buckets", 5 * 3600 + 35 * 60),  # 67.2 buckets -> 67
+        (16 * 3600 + 48 * 60, "buckets", 16 * 3600 + 50 * 60),  # 201.6 -> 202
+        (7 * 86400, "hourly", 7 * 86400),
+        (86400 + 1800, "hourly", 86400 + 3600),  # 24.5 hours -> 25, halves up
+    ],
+)
+def test_chained_windows_cover_whole_buckets(window: int, src: str, span: int) -> None:
+    assert windows.chained_span(window, src) == span  # type: ignore[arg-type]
+
+
+def test_chained_ranges_are_a_millisecond_short() -> None:
+    assert windows.short_range(300) == "4m59s999ms"
+    assert windows.short_range(7 * 86400) == "6d23h59m59s999ms"
+    assert durations.parse_ms(windows.short_range(3600)) == 3600 * 1000 - 1
