@@ -248,7 +248,11 @@ def _cluster_tests_file(p: Parts) -> str:
 
 
 def _global_tests_file(p: Parts) -> str:
-    return yamlout.dump_tests(*tests_split.suite_global(p.model), naming.HEADER)
+    return yamlout.dump_tests(*tests_split.suite_global(p.model)[1], naming.HEADER)
+
+
+def _global_long_tests_file(p: Parts) -> str:
+    return yamlout.dump_tests(*tests_split.suite_global(p.model)[0], naming.HEADER)
 
 
 def _settled_tests_file(p: Parts) -> str:
@@ -325,6 +329,7 @@ _GLOBAL_OBJECTS = When(
 SPLIT_TESTS: tuple[Output, ...] = (
     When(_split, One("alerts/tests/{spec}.cluster.test.yml", _cluster_tests_file)),
     When(_split, One("alerts/tests/{spec}.global.test.yml", _global_tests_file)),
+    When(_split, One("alerts/tests/{spec}.global.long.test.yml", _global_long_tests_file)),
 )
 
 BUNDLE: tuple[Output, ...] = (

@@ -327,8 +327,10 @@ def _last_eval(test: PromtoolTest) -> int:
     return max(c.eval_time for c in test.checks)
 
 
-def suite_global(model: Model) -> Suite:
-    """The header mapping and the commented tests of the global file's promtool tests."""
+def suite_global(model: Model) -> tuple[Suite, Suite]:
+    """The global file's promtool tests, in two files that `check` runs at once (promtool
+    runs a file on one core): the longest test (the packed outages, a ticket SLO's zero
+    traffic) alone, and the rest."""
     per_slo = [_GlobalSLOTests(model, slo) for slo in model.slos]
     tier_at = max((s.settled_at() for s in per_slo), default=0)
     tests: list[PromtoolTest] = []
@@ -340,4 +342,6 @@ def suite_global(model: Model) -> Suite:
     tests = merge(sorted(tests, key=_last_eval, reverse=True))
     if per_slo:
         tests.append(_missing_test(per_slo, model))
-    return _head(model, naming.global_rules_file(model.name)), _comments(tests)
+    head = _head(model, naming.global_rules_file(model.name))
+    longest, rest = tests[:1], tests[1:]
+    return (head, _comments(longest)), (head, _comments(rest))

@@ -195,6 +195,7 @@ def _whole_bundle(variant: str) -> set[str]:
             f"alerts/{variant}.global.rules.yml",
             f"alerts/tests/{variant}.cluster.test.yml",
             f"alerts/tests/{variant}.global.test.yml",
+            f"alerts/tests/{variant}.global.long.test.yml",
             "deploy/generated/prometheusrule-cluster.yaml",
             "deploy/generated/global/remote-write.yaml",
             *layer,

@@ -34,7 +34,8 @@ def test_repo_bundle_is_fresh() -> None:
 def test_repo_bundle_passes_idp_rulegen_check(promtool: str) -> None:
     result = cli("check", str(REPO))
     assert result.exit_code == 0, result.output
-    suites = ("idp.cluster.test.yml", "idp.global.test.yml", "threshold-alerts.test.yml")
+    suites = ("idp.cluster.test.yml", "idp.global.test.yml", "idp.global.long.test.yml")
+    suites += ("threshold-alerts.test.yml",)
     for suite in (*suites, "capacity-alerts.test.yml"):
         assert suite in result.output
 

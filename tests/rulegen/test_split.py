@@ -144,6 +144,7 @@ def test_global_objects_are_not_selected_by_the_clusters(tmp_path: Path) -> None
     # threshold groups alone, for hand-written tests.
     assert sorted(p for p in files if p.startswith("alerts/tests/")) == [
         "alerts/tests/s.cluster.test.yml",
+        "alerts/tests/s.global.long.test.yml",
         "alerts/tests/s.global.test.yml",
         "alerts/tests/s.thresholds.rules.yml",
     ]
