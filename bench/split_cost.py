@@ -32,8 +32,10 @@ counters, or the clusters' base recordings), plus one per variant with no rules 
 history (ingestion only). After the start-up compaction of the backfilled blocks,
 user+system CPU of each process from /proc is measured per 30 s over `--windows`
 windows of 2 minutes (each holds four evaluations of the 30 s groups and one of the 2m
-groups; no compaction may run meanwhile); `prometheus_rule_group_last_duration_seconds`
-is the cross-check, also per kind of group (short, long, slo-clusters). Prints median
+groups; the 5m buckets and hourly sums, a small share, fall in some windows only; no
+compaction may run meanwhile); `prometheus_rule_group_last_duration_seconds`, scaled to
+30 s by each group's interval, is the cross-check, also per kind of group (short,
+buckets, hourly, long, slo-clusters). Prints median
 (min-max), the ratio split/single, the series and samples/s crossing remote_write, and
 how closely the two variants' period error ratios agree (same data, same SLO).
 """
@@ -53,7 +55,7 @@ from typing import Any, TextIO
 import click
 import promql_parser as pp
 import yaml
-from promcost import (
+from _promcost import (
     BLOCK,
     Exposition,
     Prom,
