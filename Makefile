@@ -54,8 +54,8 @@ check: setup
 demo: setup  # ARGS="--clusters 3": split mode, three clusters and a central Prometheus
 	$(PY) -m devstack.demo $(ARGS)
 
-bench: setup
-	for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done
+bench: setup  # every bench/*.py but the libraries, bench/_*.py
+	for b in bench/[!_]*.py; do echo "== $$b"; $(PY) $$b; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -2,7 +2,7 @@
 
     python bench/rule_cost.py [--slos 200] [--days 7] [--windows 3] [--baseline main]
 
-1. History: `--days` (+100 min) of 30 s counters for `--slos` ratio SLOs (bench/traffic.py),
+1. History: `--days` (+100 min) of 30 s counters for `--slos` ratio SLOs (bench/_traffic.py),
    backfilled with `promtool tsdb create-blocks-from openmetrics`; the recorded series the
    rules read over long windows are backfilled with `promtool tsdb create-blocks-from
    rules`, one pass per level of the chain (base rates, 5m buckets, hourly sums), each
@@ -26,37 +26,29 @@ import os
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import click
 import httpx
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from traffic import JOB, METRIC, STEP, Traffic, serve
+from _promcost import BLOCK, Exposition, Prom, backfill, cpu_per_interval, run, spread
+from _traffic import JOB, METRIC, STEP, Traffic
 
 from common.durations import format_seconds
-from devstack.servers import free_port, port_open, wait_until
+from devstack.servers import wait_until
 from rulegen import model as rulegen_model
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC_NAME = "bench"
 WINDOW = 120  # a CPU window: four 30 s evaluations, one of each 2m group
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def run(argv: list[str], **kwargs: object) -> bytes:
-    """A subprocess whose failure stops the bench with its output."""
-    result = subprocess.run(argv, capture_output=True, check=False, **kwargs)  # type: ignore[call-overload]
-    if result.returncode != 0:
-        sys.exit(f"{' '.join(argv[:6])} failed:\n{result.stdout.decode()}{result.stderr.decode()}")
-    out: bytes = result.stdout
-    return out
 
 
 def spec_text(slos: int, days: int) -> str:
@@ -86,7 +78,7 @@ def render(spec: Path, out: Path, code: Path) -> list[dict[str, object]]:
 def baseline_tree(rev: str, into: Path) -> Path:
     archive = run(["git", "archive", rev, "rulegen", "common"], cwd=ROOT)
     into.mkdir(parents=True)
-    run(["tar", "-x", "-C", str(into)], input=archive)
+    run(["tar", "-x", "-C", str(into)], stdin=archive)
     return into
 
 
@@ -164,106 +156,27 @@ def _sloth_pair(sel: str, budget: float, tier: rulegen_model.Tier) -> str:
 # ------------------------------------------------------------------------- Prometheus
 
 
-@dataclass
-class Prom:
-    """A Prometheus 2.42 process on a data directory we keep (blocks are copied in)."""
-
-    name: str
-    home: Path
-    rules: list[dict[str, object]] = field(default_factory=list)
-    scrape: int | None = None  # port of the live counters
-    compact: bool = False  # let Prometheus merge the backfilled 2h blocks
-    port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def data(self) -> Path:
-        return self.home / "data"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.home.mkdir(parents=True, exist_ok=True)
-        (self.home / "rules.yml").write_text(yaml.safe_dump({"groups": self.rules}))
-        scrape = (
-            f"scrape_configs:\n  - job_name: bench\n    honor_labels: true\n"
-            f"    static_configs: [{{targets: ['127.0.0.1:{self.scrape}']}}]\n"
-            if self.scrape
-            else ""
-        )
-        (self.home / "prometheus.yml").write_text(
-            "global: {scrape_interval: 30s, evaluation_interval: 30s}\n"
-            f"rule_files: [{self.home / 'rules.yml'}]\n{scrape}"
-        )
-        argv = [
-            "prometheus",
-            f"--config.file={self.home / 'prometheus.yml'}",
-            f"--web.listen-address=127.0.0.1:{self.port}",
-            f"--storage.tsdb.path={self.data}",
-            "--storage.tsdb.retention.time=60d",
-        ]
-        if not self.compact:  # none during a measured run: blocks were merged before the copy
-            argv += ["--storage.tsdb.min-block-duration=2h", "--storage.tsdb.max-block-duration=2h"]
-        with (self.home / "log").open("ab") as log:
-            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-        wait_until(self._ready, 120, f"prometheus {self.name}")
-
-    def _ready(self) -> bool:
-        if not port_open(self.port):
-            return False
-        try:
-            return httpx.get(f"{self.url}/-/ready", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(60)
-            self.proc = None
-
-    def cpu(self) -> float:
-        assert self.proc is not None
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-    def query(self, expr: str, at: float | None = None) -> list[dict[str, object]]:
-        params: dict[str, str | float] = {"query": expr}
-        if at is not None:
-            params["time"] = at
-        body = httpx.get(f"{self.url}/api/v1/query", params=params, timeout=120).json()
-        if body.get("status") != "success":
-            raise RuntimeError(f"{expr}: {body}")
-        result: list[dict[str, object]] = body["data"]["result"]
-        return result
-
-    def query_range(self, expr: str, start: int, end: int, step: int) -> list[dict[str, object]]:
-        params = {"query": expr, "start": start, "end": end, "step": step}
-        body = httpx.get(f"{self.url}/api/v1/query_range", params=params, timeout=300).json()
-        if body.get("status") != "success":
-            raise RuntimeError(f"{expr}: {body}")
-        result: list[dict[str, object]] = body["data"]["result"]
-        return result
-
-    def metric(self, name: str) -> list[tuple[str, float]]:
-        text = httpx.get(f"{self.url}/metrics", timeout=10).text
-        return [
-            (line.split(" ")[0], float(line.rsplit(" ", 1)[1]))
-            for line in text.splitlines()
-            if line.startswith(name)
-        ]
+def prometheus(name: str, rules: list[dict[str, object]], scrape: int | None = None) -> Prom:
+    """A Prometheus evaluating `rules` every 30 s, scraping the live counters on port
+    `scrape` if given; no compaction (the source merges its blocks before the copies)."""
+    job = (
+        f"scrape_configs:\n  - job_name: bench\n    honor_labels: true\n"
+        f"    static_configs: [{{targets: ['127.0.0.1:{scrape}']}}]\n"
+        if scrape
+        else ""
+    )
+    config = (
+        "global: {scrape_interval: 30s, evaluation_interval: 30s}\n"
+        f"rule_files: [rules.yml]\n{job}"
+    )
+    return Prom(name, config, yaml.safe_dump({"groups": rules}), compact=False)
 
 
 def blocks_loaded(prom: Prom) -> float:
-    return sum(v for _, v in prom.metric("prometheus_tsdb_blocks_loaded"))
+    return sum(v for _, v in prom.metrics("prometheus_tsdb_blocks_loaded"))
 
 
 # ------------------------------------------------------------------------- backfill
-
-
-BLOCK = 2 * 3600  # promtool writes 2h blocks; one file per block keeps it one pass
 
 
 @dataclass
@@ -277,28 +190,32 @@ class Series:
 
 
 def write_blocks(series: list[Series], work: Path, name: str) -> Path:
-    """The samples as TSDB blocks: OpenMetrics files of one 2h block each, promtool'd."""
+    """The samples as TSDB blocks in a new directory, one 2h block at a time."""
     out = work / f"{name}-blocks"
+    out.mkdir()
     first = min(s.start for s in series) // BLOCK * BLOCK
     last = max(s.start + s.step * (len(s.values) - 1) for s in series)
-    for block in range(first, last + 1, BLOCK):
-        text = work / f"{name}-{block}.om"
-        with text.open("w") as f:
-            for family in sorted({s.labels.split("{")[0] for s in series}):
-                f.write(f"# TYPE {family} gauge\n")
-                for s in (s for s in series if s.labels.startswith(family + "{")):
-                    lo = max(0, -(-(block - s.start) // s.step))
-                    hi = min(len(s.values), -(-(block + BLOCK - s.start) // s.step))
-                    f.write(
-                        "".join(
-                            f"{s.labels} {s.values[k]!r} {s.start + k * s.step}\n"
-                            for k in range(lo, hi)
-                        )
-                    )
-            f.write("# EOF\n")
-        run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(text), str(out)])
-        text.unlink()
+
+    def chunk(files: Sequence[TextIO], lo: int, hi: int) -> None:
+        write_series(files[0], series, lo, hi)
+
+    backfill([out], chunk, first, last + 1)
     return out
+
+
+def write_series(f: TextIO, series: list[Series], lo: int, hi: int) -> None:
+    """The samples in [lo, hi) as OpenMetrics lines, family by family."""
+    for family in sorted({s.labels.split("{")[0] for s in series}):
+        f.write(f"# TYPE {family} gauge\n")
+        for s in (s for s in series if s.labels.startswith(family + "{")):
+            first = max(0, -(-(lo - s.start) // s.step))
+            end = min(len(s.values), -(-(hi - s.start) // s.step))
+            f.write(
+                "".join(
+                    f"{s.labels} {s.values[k]!r} {s.start + k * s.step}\n"
+                    for k in range(first, end)
+                )
+            )
 
 
 def history(traffic: Traffic, until: int) -> list[Series]:
@@ -397,11 +314,6 @@ def errors_vs_exact(
     return out
 
 
-def spread(values: list[float], unit: str = "", digits: int = 3) -> str:
-    med = statistics.median(values)
-    return f"{med:.{digits}f}{unit} ({min(values):.{digits}f}-{max(values):.{digits}f})"
-
-
 # ------------------------------------------------------------------------- the run
 
 
@@ -413,9 +325,9 @@ class Variant:
     label: str  # the label naming the SLO in its results
 
 
-def prepare(work: Path, traffic: Traffic, variants: list[Variant], end: int) -> Prom:
-    """History, every level of recordings, compacted: the data each variant starts from."""
-    src = Prom("source", work / "source")
+def prepare(src: Prom, work: Path, traffic: Traffic, variants: list[Variant], end: int) -> None:
+    """History, every level of recordings, compacted into `src`: the data each variant
+    starts from."""
     t = time.monotonic()
     add_blocks(src, write_blocks(history(traffic, end), work, "raw"))
     src.start()
@@ -480,7 +392,6 @@ def prepare(work: Path, traffic: Traffic, variants: list[Variant], end: int) -> 
     wait_until(lambda: blocks_loaded(src) <= limit, 600, "compaction", interval=5)
     after_ = blocks_loaded(src)
     print(f"  compacted {before:.0f} blocks into {after_:.0f} in {time.monotonic() - t:.0f}s")
-    return src
 
 
 def slo_labels(groups: list[dict[str, object]], slo: str) -> dict[str, str]:
@@ -498,19 +409,21 @@ def exactness(src: Prom, variants: list[Variant], traffic: Traffic, at: int, spa
     for v in variants:
         if not v.period:
             continue
-        errors = errors_vs_exact(src.query(v.period, at), v.label, traffic, span)
-        print(f"  {v.name:7} {spread(errors, ' %')} over {len(errors)} SLOs", flush=True)
+        errors = errors_vs_exact(src.query_at(v.period, at), v.label, traffic, span)
+        print(f"  {v.name:7} {spread(errors, unit=' %')} over {len(errors)} SLOs", flush=True)
 
 
 def measure(
-    work: Path, src: Prom, variants: list[Variant], traffic: Traffic, windows: int, span: int
+    src: Prom, variants: list[Variant], traffic: Traffic, windows: int, span: int
 ) -> dict[str, list[float]]:
     """CPU seconds per 30 s of each variant's Prometheus, over `windows` 2m windows."""
-    server = serve(traffic)
+    feed = Exposition(lambda _: traffic.exposition(time.time()))
     proms = []
     for v in variants:
-        prom = Prom(v.name, work / v.name, v.rules, scrape=server.server_address[1])
-        shutil.copytree(src.data, prom.data, ignore=shutil.ignore_patterns("lock"))
+        prom = prometheus(v.name, v.rules, scrape=feed.port)
+        shutil.copytree(
+            src.data, prom.data, ignore=shutil.ignore_patterns("lock"), dirs_exist_ok=True
+        )
         proms.append(prom)
     try:
         for prom in proms:
@@ -518,24 +431,14 @@ def measure(
         # Warm up: every group has run, and the block loading at start is over.
         first = time.monotonic() + WINDOW
         wait_until(lambda: time.monotonic() >= first, 2 * WINDOW, "warm-up", interval=1)
-        cpu: dict[str, list[float]] = {p.name: [] for p in proms}
-        last = {p.name: p.cpu() for p in proms}
-        for i in range(windows):
-            end = first + (i + 1) * WINDOW
-            wait_until(
-                lambda end=end: time.monotonic() >= end, 2 * WINDOW, "a window", interval=0.5
-            )
-            for p in proms:
-                now = p.cpu()
-                cpu[p.name].append((now - last[p.name]) * STEP / WINDOW)
-                last[p.name] = now
+        cpu = cpu_per_interval(proms, STEP, WINDOW, windows)
         live_exactness(proms, variants, traffic, span)
         rule_seconds(proms)
         return cpu
     finally:
         for prom in proms:
-            prom.stop()
-        server.shutdown()
+            prom.destroy()
+        feed.close()
 
 
 def live_exactness(proms: list[Prom], variants: list[Variant], traffic: Traffic, span: int) -> None:
@@ -549,7 +452,7 @@ def live_exactness(proms: list[Prom], variants: list[Variant], traffic: Traffic,
         at = {str(r["metric"].get(v.label)): r["value"][1] for r in stamped}  # type: ignore[index,union-attr]
         for r in results:
             r["value"] = [float(at[str(r["metric"][v.label])]), r["value"][1]]  # type: ignore[index]
-        print(f"  {v.name:7} {spread(errors_vs_exact(results, v.label, traffic, span), ' %')}")
+        print(f"  {v.name:7} {spread(errors_vs_exact(results, v.label, traffic, span), unit=' %')}")
 
 
 def rule_seconds(proms: list[Prom]) -> None:
@@ -593,10 +496,14 @@ def main(slos: int, days: int, windows: int, baseline: str) -> None:
             Variant("after", after, period_expr(after, record, "slo"), "slo"),
         ]
         print(f"{slos} SLOs, {days}d period, {traffic.steps} steps of 30 s", flush=True)
-        src = prepare(work, traffic, variants, end)
-        exactness(src, variants, traffic, end, period)
-        src.stop()
-        cpu = measure(work, src, variants, traffic, windows, period)
+        src = prometheus("source", [])
+        try:
+            prepare(src, work, traffic, variants, end)
+            exactness(src, variants, traffic, end, period)
+            src.stop()
+            cpu = measure(src, variants, traffic, windows, period)
+        finally:
+            src.destroy()
     report(cpu, windows)
 
 
@@ -608,7 +515,7 @@ def report(cpu: dict[str, list[float]], windows: int) -> None:
     for name, values in cpu.items():
         med = statistics.median(values)
         ratio = f"{med / sloth:.2f}x sloth, rules alone {(med - floor) / (sloth - floor):.2f}x"
-        print(f"  {name:7} {spread(values, ' s')}  {ratio}")
+        print(f"  {name:7} {spread(values, unit=' s')}  {ratio}")
 
 
 if __name__ == "__main__":

@@ -8,19 +8,23 @@ per SLO and cluster `--pods` pods, each with a code="200" and a code="500" count
 one pass, two histories of `--days` days, backfilled with `promtool tsdb
 create-blocks-from openmetrics`:
 - single: every raw counter of the three clusters (what a central Prometheus holds when
-  every raw series is shipped to it) and the single file's base recordings
-  (`slo:sli_*_events:rate5m`, summed over the clusters), which its long windows read;
+  every raw series is shipped to it), the single file's base recordings
+  (`slo:sli_*_events:rate5m`, summed over the clusters) and the chain over them that its
+  long windows and period read (`…:rate5m_sum5m`, 5m buckets; `…:rate5m_sum1h`, hourly);
 - split: what each cluster's Prometheus sends, its base recordings with the cluster's
-  external label, and the global file's sums of them (`slo:sli_global_*_events:rate5m`),
-  which every window of the global file reads.
-The base recordings are computed here and written as OpenMetrics, not backfilled with
+  external label, and the global file's sums of them (`slo:sli_global_*_events:rate5m`)
+  with the same chain over those sums, which every window of the global file reads.
+The recordings are computed here and written as OpenMetrics, not backfilled with
 `promtool tsdb create-blocks-from rules`: at the sample times, a 5m rate of a counter
 sampled every 30 s is its increase over the last 5 minutes / 300 s (rate() needs no
-extrapolation there), so computing it costs nothing, while the rules backfill would need
-one Prometheus per cluster and 7 days of range queries for each of 400 rules, per cluster
-and again for the sums. Before anything runs, the bench checks that every series the
-rules read over a range is one it backfills (so a rules change that reads another
-recorded series over days fails here, instead of measuring a cheap empty window).
+extrapolation there), and the chain is what its rules compute on 5m- and 1h-aligned
+evaluations (a bucket at t sums the base samples in (t-5m, t], an hour the buckets in
+(t-1h, t]), so computing it costs nothing, while the rules backfill would need one
+Prometheus per cluster and 7 days of range queries for each of 400 rules, per cluster and
+again for the sums and each level of the chain. Before anything runs, the bench checks
+that every series the rules read over a range is one it backfills (so a rules change that
+reads another recorded series over days fails here, instead of measuring a cheap empty
+window).
 
 Then one central Prometheus 2.42 per variant, loading the single rules file or the
 global rules file, scraping the live continuation of the same traffic every 30 s (raw
@@ -28,8 +32,10 @@ counters, or the clusters' base recordings), plus one per variant with no rules 
 history (ingestion only). After the start-up compaction of the backfilled blocks,
 user+system CPU of each process from /proc is measured per 30 s over `--windows`
 windows of 2 minutes (each holds four evaluations of the 30 s groups and one of the 2m
-groups; no compaction may run meanwhile); `prometheus_rule_group_last_duration_seconds`
-is the cross-check, also per kind of group (short, long, slo-clusters). Prints median
+groups; the 5m buckets and hourly sums, a small share, fall in some windows only; no
+compaction may run meanwhile); `prometheus_rule_group_last_duration_seconds`, scaled to
+30 s by each group's interval, is the cross-check, also per kind of group (short,
+buckets, hourly, long, slo-clusters). Prints median
 (min-max), the ratio split/single, the series and samples/s crossing remote_write, and
 how closely the two variants' period error ratios agree (same data, same SLO).
 """
@@ -49,7 +55,7 @@ from typing import Any, TextIO
 import click
 import promql_parser as pp
 import yaml
-from promcost import (
+from _promcost import (
     BLOCK,
     Exposition,
     Prom,
@@ -73,6 +79,8 @@ METRIC = "bench_requests_total"
 SPEC = "bench"
 BASE = ("slo:sli_error_events:rate5m", "slo:sli_total_events:rate5m")
 GLOBAL_BASE = ("slo:sli_global_error_events:rate5m", "slo:sli_global_total_events:rate5m")
+# The chain over a base pair, level by level: its records' suffix and their spacing.
+CHAIN = (("_sum5m", 300), ("_sum1h", 3600))
 VARIANTS = ("single", "split")
 CLI = Path(sys.executable).with_name("idp-rulegen")
 
@@ -118,6 +126,12 @@ def record_labels(rules: str, names: Sequence[str]) -> dict[tuple[str, str], dic
         for r in g["rules"]
         if r.get("record") in names
     }
+
+
+def prefixes(rules: str, names: Sequence[str], slos: Sequence[str]) -> list[tuple[str, ...]]:
+    """Per SLO, the exposition prefix (`name{labels} `) of each record in `names`."""
+    found = record_labels(rules, names)
+    return [tuple(n + labels_text(found[n, s]) + " " for n in names) for s in slos]
 
 
 def ranged_reads(rules: str) -> set[str]:
@@ -181,6 +195,40 @@ class Traffic:
         return errors / window, (errors + self.ok_5m[c]) / window
 
 
+Pair = tuple[float, float]  # (errors, events) per second
+
+
+class Chain:
+    """The chain over the summed base rates, as its rules define it: the 5m bucket at t
+    (a multiple of 5m) sums the base samples in (t-5m, t], the hourly sum at t (a multiple
+    of 1h) the buckets in (t-1h, t]. Fed every base sample in time order."""
+
+    def __init__(self, slos: int) -> None:
+        self.open = [[[0.0, 0.0] for _ in range(slos)] for _ in CHAIN]  # per level, per SLO
+
+    def add(self, ts: int, base: Sequence[Pair]) -> list[list[Pair]]:
+        """Adds the base samples at `ts`; returns, level by level, the sums recorded at
+        `ts` (none, the buckets, or the buckets and the hourly sums)."""
+        recorded: list[list[Pair]] = []
+        below = base
+        for (_, every), sums in zip(CHAIN, self.open, strict=True):
+            for acc, (e, total) in zip(sums, below, strict=True):
+                acc[0] += e
+                acc[1] += total
+            if ts % every:
+                break
+            below = [(acc[0], acc[1]) for acc in sums]
+            recorded.append(below)
+            for acc in sums:
+                acc[0] = acc[1] = 0.0
+        return recorded
+
+
+def levels(base: Sequence[str]) -> list[tuple[str, ...]]:
+    """The (error, total) records of a base pair and of the chain over it, level by level."""
+    return [tuple(base), *(tuple(name + suffix for name in base) for suffix, _ in CHAIN)]
+
+
 class Lines:
     """The series of both variants as exposition lines (prefix + value [+ timestamp])."""
 
@@ -197,14 +245,12 @@ class Lines:
             )
             for i, k, p in traffic.keys
         ]
-        single = record_labels(single_rules, BASE)
-        central = record_labels(global_rules, GLOBAL_BASE)
         local = record_labels(cluster_rules, BASE)
         slos = [f"s{i:03d}" for i in range(traffic.slos)]
-        self.single = [tuple(n + labels_text(single[n, s]) + " " for n in BASE) for s in slos]
-        self.central = [
-            tuple(n + labels_text(central[n, s]) + " " for n in GLOBAL_BASE) for s in slos
-        ]
+        # Per level (base, 5m buckets, hourly sums), per SLO: the (error, total) prefixes.
+        self.single = [prefixes(single_rules, names, slos) for names in levels(BASE)]
+        self.central = [prefixes(global_rules, names, slos) for names in levels(GLOBAL_BASE)]
+        self.chain = Chain(traffic.slos)
         self.local = [
             tuple(n + labels_text({**local[n, s], "cluster": c}) + " " for n in BASE)
             for s in slos
@@ -223,15 +269,19 @@ class Lines:
             e, total = t.rates(c)
             out.append(f"{err_p}{e!r}{end}{tot_p}{total!r}{end}")
 
-    def sum_lines(self, single: list[str], central: list[str], end: str) -> None:
-        """The base recordings summed over the clusters: single mode's own (from all raw
-        series) and the global file's (from the clusters' recordings) are the same sums."""
-        t, k = self.t, len(CLUSTERS)
+    def sum_lines(self, single: list[str], central: list[str], ts: int) -> None:
+        """The base recordings summed over the clusters, and the chain over them: single
+        mode's own (from all raw series) and the global file's (from the clusters'
+        recordings) are the same sums."""
+        t, k, end = self.t, len(CLUSTERS), f" {ts}\n"
+        sums = []
         for i in range(t.slos):
             rates = [t.rates(i * k + c) for c in range(k)]
-            e, total = sum(r[0] for r in rates), sum(r[1] for r in rates)
-            for out, (err_p, tot_p) in ((single, self.single[i]), (central, self.central[i])):
-                out.append(f"{err_p}{e!r}{end}{tot_p}{total!r}{end}")
+            sums.append((sum(r[0] for r in rates), sum(r[1] for r in rates)))
+        for level, pairs in enumerate([sums, *self.chain.add(ts, sums)]):
+            for out, names in ((single, self.single[level]), (central, self.central[level])):
+                for (err_p, tot_p), (e, total) in zip(names, pairs, strict=True):
+                    out.append(f"{err_p}{e!r}{end}{tot_p}{total!r}{end}")
 
     def history(self, files: Sequence[TextIO], lo: int, hi: int) -> None:
         """Chunk [lo, hi) of both histories: files[0] single, files[1] split."""
@@ -243,7 +293,7 @@ class Lines:
             split: list[str] = []
             self.raw_lines(single, end)
             self.cluster_lines(split, end)
-            self.sum_lines(single, split, end)
+            self.sum_lines(single, split, ts)
             files[0].write("".join(single))
             files[1].write("".join(split))
 
@@ -291,8 +341,8 @@ def prepare(work: Path, slos: int, days: int, pods: int) -> tuple[Lines, dict[st
     single_rules, _ = render(spec_text(slos, days, split=False), work, split=False)
     global_rules, cluster_rules = render(spec_text(slos, days, split=True), work, split=True)
     assert cluster_rules is not None
-    check_history(single_rules, (METRIC, *BASE), "single")
-    check_history(global_rules, GLOBAL_BASE, "split")
+    check_history(single_rules, [METRIC, *(n for ns in levels(BASE) for n in ns)], "single")
+    check_history(global_rules, [n for ns in levels(GLOBAL_BASE) for n in ns], "split")
     end = int(time.time()) // STEP * STEP
     start = (end - days * 86400 - 3600) // BLOCK * BLOCK  # the 1w window full, plus an hour
     lines = Lines(Traffic(slos, pods, start // STEP), single_rules, global_rules, cluster_rules)

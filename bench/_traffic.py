@@ -1,5 +1,5 @@
-"""Synthetic request counters for bench/rule_cost.py: their history, live values over
-HTTP, and the exact error ratio of any window.
+"""Synthetic request counters for bench/rule_cost.py (a library, not a bench): their
+history, live values as an exposition, and the exact error ratio of any window.
 
 Per SLO two counters, `bench_requests_total{slo, code="200"|"500"}`. Traffic follows a
 day: 100x between the quiet night and the busy afternoon, and the error ratio is highest
@@ -11,10 +11,7 @@ the exact ratio of a window is a difference of counter values.
 from __future__ import annotations
 
 import math
-import threading
-import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 
@@ -72,23 +69,3 @@ class Traffic:
                 value = self.value(code, slo, at)
                 lines.append(f'{METRIC}{{{JOB},app="s{slo:03d}",code="{code}"}} {value:.6f}')
         return "\n".join(lines) + "\n"
-
-
-def serve(traffic: Traffic) -> ThreadingHTTPServer:
-    """The live counters on 127.0.0.1:<port>/metrics, valued at the time of each scrape."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = traffic.exposition(time.time()).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server

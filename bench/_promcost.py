@@ -1,10 +1,11 @@
-"""What a bench needs to measure rule evaluation in a real Prometheus 2.42 on history.
+"""What a bench needs to measure rule evaluation in a real Prometheus 2.42 on history
+(a library of bench/rule_cost.py and bench/split_cost.py, not a bench itself).
 
 - `backfill`: history into TSDB directories with `promtool tsdb create-blocks-from
   openmetrics`, one OpenMetrics file per 2h block (promtool parses its whole input once
   per block it writes, so one big file would be parsed dozens of times);
 - `Prom`: a Prometheus process on such a directory (devstack's harness), with its CPU
-  read from /proc, instant queries and its own /metrics;
+  read from /proc, instant and range queries and its own /metrics;
 - `settle`: wait until the start-up compaction of the backfilled blocks is over, so the
   CPU measured is rule evaluation and ingestion, not compaction;
 - `cpu_per_interval`: user+system CPU seconds per evaluation interval of several
@@ -41,11 +42,12 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 ChunkWriter = Callable[[Sequence[TextIO], int, int], None]
 
 
-def run(argv: Sequence[str]) -> str:
+def run(argv: Sequence[str], cwd: Path | None = None, stdin: bytes | None = None) -> bytes:
     """A subprocess whose failure stops the bench with its output."""
-    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    done = subprocess.run(argv, capture_output=True, cwd=cwd, input=stdin, check=False)
     if done.returncode != 0:
-        sys.exit(f"{' '.join(argv[:5])} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+        out = (done.stdout + done.stderr).decode(errors="replace")
+        sys.exit(f"{' '.join(argv[:6])} failed ({done.returncode}):\n{out}")
     return done.stdout
 
 
@@ -88,14 +90,16 @@ def _finish(procs: Sequence[subprocess.Popen[bytes]]) -> None:
 
 class Prom(PrometheusServer):
     """Prometheus on a data directory filled before it starts; compaction on (the
-    backfilled 2h blocks merge as in a Prometheus that has run for days), retention
-    long enough to keep all of the history."""
+    backfilled 2h blocks merge as in a Prometheus that has run for days) unless
+    `compact` is false, retention long enough to keep all of the history. It may be
+    stopped and started again on the same data."""
 
     ready_timeout = 300.0  # loading days of blocks takes a while on a loaded machine
 
-    def __init__(self, name: str, config: str, rules: str) -> None:
+    def __init__(self, name: str, config: str, rules: str, compact: bool = True) -> None:
         super().__init__(config, {"rules.yml": rules})
         self.name = name
+        self.compact = compact
         self.data.mkdir()
 
     @property
@@ -103,7 +107,26 @@ class Prom(PrometheusServer):
         return self.dir / "data"
 
     def command(self) -> list[str]:
-        return [*super().command(), "--storage.tsdb.retention.time=30d"]
+        keep = (
+            []
+            if self.compact
+            else [f"--storage.tsdb.{b}-block-duration=2h" for b in ("min", "max")]
+        )
+        return [*super().command(), "--storage.tsdb.retention.time=30d", *keep]
+
+    def query_at(self, expr: str, at: float) -> list[dict[str, object]]:
+        """Instant query at time `at` (long timeout: it may read days)."""
+        return self._api("query", {"query": expr, "time": at})
+
+    def query_range(self, expr: str, start: int, end: int, step: int) -> list[dict[str, object]]:
+        return self._api("query_range", {"query": expr, "start": start, "end": end, "step": step})
+
+    def _api(self, path: str, params: dict[str, str | float]) -> list[dict[str, object]]:
+        body = httpx.get(f"{self.url}/api/v1/{path}", params=params, timeout=300).json()
+        if body.get("status") != "success":
+            raise RuntimeError(f"{self.name}: {params['query']}: {body}")
+        result: list[dict[str, object]] = body["data"]["result"]
+        return result
 
     def cpu(self) -> float:
         """User+system CPU seconds of the process so far, from /proc/<pid>/stat."""
@@ -214,6 +237,7 @@ class Exposition:
         self.server.server_close()
 
 
-def spread(values: Sequence[float], digits: int = 3) -> str:
+def spread(values: Sequence[float], digits: int = 3, unit: str = "") -> str:
+    """`median<unit> (min-max)`."""
     med = statistics.median(values)
-    return f"{med:.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
+    return f"{med:.{digits}f}{unit} ({min(values):.{digits}f}-{max(values):.{digits}f})"
