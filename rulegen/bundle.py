@@ -71,6 +71,8 @@ class Parts:
     global_groups: yamlout.Rendered | None = None
     evaluator_groups: yamlout.Rendered | None = None
     global_objects: tuple[yamlout.Rendered, ...] = ()
+    # Split mode: the global file's tests, (the longest test, the rest), for two files.
+    global_tests: tuple[tests_split.Suite, tests_split.Suite] | None = None
 
 
 class Output(Protocol):
@@ -227,13 +229,13 @@ def _remote_write(p: Parts) -> str:
 
 def _has_threshold_alerts(p: Parts) -> bool:
     """Alerts that run where the raw series are (every alert in single mode)."""
-    return any(a.scope == "cluster" for a in p.model.alerts)
+    return bool(p.model.alerts_in("cluster"))
 
 
 def _threshold_rules_file(p: Parts) -> str:
     """The threshold groups alone, cut from the rules file's text: hand-written tests of the
     threshold alerts load this, since promtool evaluates every rule it loads at every step."""
-    local = tuple(a for a in p.model.alerts if a.scope == "cluster")
+    local = p.model.alerts_in("cluster")
     names = {group.name for group in rules.threshold_groups(p.model, local)}
     chosen = [g for g in p.groups.items() if g.data[0]["name"] in names]
     return yamlout.dump({"groups": yamlout.Rendered.join(chosen)}, naming.HEADER)
@@ -248,11 +250,13 @@ def _cluster_tests_file(p: Parts) -> str:
 
 
 def _global_tests_file(p: Parts) -> str:
-    return yamlout.dump_tests(*tests_split.suite_global(p.model)[1], naming.HEADER)
+    assert p.global_tests is not None  # split mode
+    return yamlout.dump_tests(*p.global_tests[1], naming.HEADER)
 
 
 def _global_long_tests_file(p: Parts) -> str:
-    return yamlout.dump_tests(*tests_split.suite_global(p.model)[0], naming.HEADER)
+    assert p.global_tests is not None  # split mode
+    return yamlout.dump_tests(*p.global_tests[0], naming.HEADER)
 
 
 def _settled_tests_file(p: Parts) -> str:
@@ -422,6 +426,7 @@ def _with_global(parts: Parts) -> Parts:
         global_groups=global_groups,
         evaluator_groups=evaluator,
         global_objects=tuple(objects),
+        global_tests=tests_split.suite_global(model),
     )
 
 

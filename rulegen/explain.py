@@ -97,8 +97,8 @@ def explain_topology(model: Model) -> list[str]:
     t = model.topology
     if not t.split:
         return []
-    local = [a.name for a in model.alerts if a.scope == "cluster"]
-    central = [a.name for a in model.alerts if a.scope == "global"]
+    local = [a.name for a in model.alerts_in("cluster")]
+    central = [a.name for a in model.alerts_in("global")]
     base = [f"{naming.error_events(s.base)}, {naming.total_events(s.base)}" for s in model.slos]
     return [
         f"Split over the {t.cluster_label!r} external label: clusters {', '.join(t.clusters)}; "

@@ -120,6 +120,11 @@ class Model:
     # Located advice (e.g. alert names that are not CamelCase): printed, never fatal.
     warnings: tuple[Issue, ...] = ()
 
+    def alerts_in(self, scope: Scope) -> tuple[ThresholdAlert, ...]:
+        """The threshold alerts of one layer: "cluster" (every alert in single mode), where
+        the raw series are, or "global", the global evaluator."""
+        return tuple(a for a in self.alerts if a.scope == scope)
+
 
 class _Issues:
     def __init__(self, doc: Document) -> None:

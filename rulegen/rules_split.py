@@ -49,8 +49,7 @@ def cluster_groups(model: Model) -> tuple[Group, ...]:
         )
         for slo in model.slos
     ]
-    local = tuple(a for a in model.alerts if a.scope == "cluster")
-    return (*out, *threshold_groups(model, local))
+    return (*out, *threshold_groups(model, model.alerts_in("cluster")))
 
 
 def global_groups(model: Model) -> tuple[Group, ...]:
@@ -63,8 +62,7 @@ def global_groups(model: Model) -> tuple[Group, ...]:
         out += window_groups(model, slo, base, global_base(model, slo), [], grouped=grouped)
     if model.slos:
         out.append(Group(naming.clusters_group(model.name), None, (cluster_missing(model),)))
-    central = tuple(a for a in model.alerts if a.scope == "global")
-    out += threshold_groups(model, central, ":global")
+    out += threshold_groups(model, model.alerts_in("global"), ":global")
     return tuple(out)
 
 

@@ -630,9 +630,10 @@ def _per_slo(model: Model, step: int) -> list[_SLOTests]:
 TestFile = tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]
 
 
-def _file(model: Model, step: int, tests: list[PromtoolTest]) -> TestFile:
+def promtool_file(rule_file: str, step: int, tests: list[PromtoolTest]) -> TestFile:
+    """A test file in alerts/tests/ loading `rule_file` (a bundle path under alerts/)."""
     head = {
-        "rule_files": [f"../{model.name}.rules.yml"],
+        "rule_files": [f"../{rule_file.removeprefix('alerts/')}"],
         "evaluation_interval": format_seconds(step),
     }
     return head, [(t.comment, t.as_dict()) for t in tests]
@@ -646,7 +647,7 @@ def suite(model: Model) -> TestFile:
     tests = merge([t for s in per_slo for t in s.outage_test()])
     if per_slo:
         tests.append(_absent_test(per_slo, model))
-    return _file(model, step, tests)
+    return promtool_file(naming.rules_file(model.name), step, tests)
 
 
 def settled_suite(model: Model) -> TestFile:
@@ -659,4 +660,4 @@ def settled_suite(model: Model) -> TestFile:
     for slo_tests in per_slo:
         slo_tests.tier_at = tier_at  # one time for all, so their alert checks can merge
         tests.extend(slo_tests.settled())
-    return _file(model, step, merge(tests))
+    return promtool_file(naming.rules_file(model.name), step, merge(tests))

@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any
 
 from common.durations import format_seconds
 from rulegen import naming, promql, rules_split
@@ -40,31 +39,22 @@ from rulegen.tests_gen import (
     ExprCheck,
     PromtoolTest,
     Sample,
+    TestFile,
     _absent_test,
     _ceil_to,
     _round3,
     _SLOTests,
     evaluation_interval,
     merge,
+    promtool_file,
 )
 
-Suite = tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]
+Suite = TestFile
 
 # Neither 0 nor 1, so a base recording that swapped errors and totals would show.
 CLUSTER_RATIO = Decimal("0.25")
 QUIET, BUSY = 1, 100  # events/s of the quiet cluster and of each busy one
 DAY_OFFSET = 1  # samples between one cluster's day and the next one's
-
-
-def _head(model: Model, rule_file: str) -> dict[str, Any]:
-    return {
-        "rule_files": [f"../{rule_file.removeprefix('alerts/')}"],
-        "evaluation_interval": format_seconds(evaluation_interval(model.scrape_interval)),
-    }
-
-
-def _comments(tests: list[PromtoolTest]) -> list[tuple[str, dict[str, Any]]]:
-    return [(t.comment, t.as_dict()) for t in tests]
 
 
 # ----------------------------------------------------------------------------- cluster
@@ -101,7 +91,8 @@ def suite_cluster(model: Model) -> Suite:
     tests = merge([t for s in per_slo for t in s.base_test()])
     if per_slo:
         tests.append(_absent_test(list(per_slo), model))
-    return _head(model, naming.cluster_rules_file(model.name)), _comments(tests)
+    step = evaluation_interval(model.scrape_interval)
+    return promtool_file(naming.cluster_rules_file(model.name), step, tests)
 
 
 # ----------------------------------------------------------------------------- global
@@ -342,6 +333,8 @@ def suite_global(model: Model) -> tuple[Suite, Suite]:
     tests = merge(sorted(tests, key=_last_eval, reverse=True))
     if per_slo:
         tests.append(_missing_test(per_slo, model))
-    head = _head(model, naming.global_rules_file(model.name))
-    longest, rest = tests[:1], tests[1:]
-    return (head, _comments(longest)), (head, _comments(rest))
+    rule_file, step = (
+        naming.global_rules_file(model.name),
+        evaluation_interval(model.scrape_interval),
+    )
+    return promtool_file(rule_file, step, tests[:1]), promtool_file(rule_file, step, tests[1:])
